@@ -1,0 +1,401 @@
+"""Python-side tests of the astrolab panels (no browser): building, linking, bad input, training."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import numpy as np
+import pandas as pd
+import pytest
+from astropy.table import Table
+
+from astrolab.errors import DataValidationError
+from astrolab.selection import Selection
+from astrolab.widgets import (DataBrowser, EmbeddingExplorer, LightCurveViewer, PDFExplorer, TrainingPanel,
+                              link)
+
+N = 60
+
+
+# ------------------------------------------------------------------ fake containers (documented API)
+class FakeImageSet:
+    def __init__(self, images, bands, ids):
+        self.images, self.bands, self.ids = images, bands, ids
+
+    def __len__(self):
+        return len(self.ids)
+
+
+class FakeSpectrumSet:
+    def __init__(self, wavelength, flux, ivar, ids, redshift):
+        self.wavelength, self.flux, self.ivar, self.ids, self.redshift = wavelength, flux, ivar, ids, redshift
+        self.mask = None
+
+    def __len__(self):
+        return len(self.ids)
+
+
+class FakeLightCurveSet:
+    kind = "mag"
+
+    def __init__(self, curves, ids):
+        self._curves, self.ids = curves, ids
+        self.bands = ["g", "r"]
+
+    def __len__(self):
+        return len(self.ids)
+
+    @property
+    def n_points(self):
+        return np.array([len(c) for c in self._curves])
+
+    def object(self, i):
+        return self._curves[i]
+
+
+class FakeMultimodalSet:
+    def __init__(self, catalog, images=None, spectra=None, lightcurves=None):
+        self.catalog, self.images, self.spectra, self.lightcurves = catalog, images, spectra, lightcurves
+        self.ids = np.asarray(catalog["object_id"])
+
+    def has(self, modality):
+        return getattr(self, modality) is not None
+
+    def __len__(self):
+        return len(self.ids)
+
+
+def _lcset(rng, ids, periods):
+    curves = []
+    for k, p in zip(range(len(ids)), periods):
+        if k == 1:  # object with an empty light curve
+            curves.append(Table({"mjd": [], "value": [], "error": [], "band": np.array([], dtype=str)}))
+            continue
+        t = np.sort(rng.uniform(58000, 58100, 120))
+        band = np.where(np.arange(t.size) % 2, "g", "r")
+        mag = 18 + 0.3 * np.sin(2 * np.pi * t / p) + 0.02 * rng.normal(size=t.size)
+        curves.append(Table({"mjd": t, "value": mag, "error": np.full(t.size, 0.02), "band": band}))
+    return FakeLightCurveSet(curves, np.asarray(ids))
+
+
+@pytest.fixture
+def dataset(rng):
+    ids = np.arange(1000, 1000 + N)
+    cat = Table({"object_id": ids, "mag_r": rng.uniform(17, 24, N), "redshift": rng.uniform(0.05, 2.0, N),
+                 "type": np.where(np.arange(N) % 3, "galaxy", "star")})
+    imgs = FakeImageSet(rng.normal(size=(N // 2, 3, 16, 16)), ["g", "r", "i"], ids[: N // 2])  # half have images
+    wave = np.linspace(3800, 9000, 300)
+    spec = FakeSpectrumSet(wave, rng.normal(size=(N, 300)) + 5, np.ones((N, 300)), ids,
+                           np.asarray(cat["redshift"]))
+    lcs = _lcset(rng, ids[:10], rng.uniform(0.5, 5, 10))
+    return FakeMultimodalSet(cat, imgs, spec, lcs)
+
+
+def _pdfs(rng, n=N):
+    from astrolab.metrics.pdf import RedshiftPDF
+
+    z = np.linspace(0, 3, 120)
+    zt = rng.uniform(0.1, 2.5, n)
+    mu = zt + 0.05 * rng.normal(size=n)
+    p = np.exp(-0.5 * ((z[None] - mu[:, None]) / 0.08) ** 2)
+    return RedshiftPDF(z, p), zt
+
+
+# ------------------------------------------------------------------------------------- building
+def test_data_browser_builds_from_each_container(dataset):
+    b = DataBrowser(dataset)
+    assert b.table_source.data["object_id"].size == N
+    assert "DataBrowser" not in b.message  # no error
+    for single in (dataset.images, dataset.spectra, dataset.lightcurves, dataset.catalog,
+                   dataset.catalog.to_pandas()):
+        panel = DataBrowser(single)
+        assert len(panel.table_source.data["object_id"]) == len(single)
+    with pytest.raises(DataValidationError, match="Fix"):
+        DataBrowser(42)
+    with pytest.raises(DataValidationError):
+        DataBrowser(dataset, selection="not a selection")
+
+
+def test_data_browser_filters_sort_search(dataset):
+    b = DataBrowser(dataset)
+    b.filters["mag_r"].value = (17.0, 20.0)
+    mags = np.asarray(dataset.catalog["mag_r"])
+    assert b.n_filtered == int((mags <= 20.0).sum())
+    b.filters["type"].value = ("star",)
+    assert set(b.table_source.data["type"]) == {"star"}
+    b.sort_dd.value = "mag_r"
+    b.sort_desc.value = True
+    shown = b.table_source.data["mag_r"]
+    assert np.all(np.diff(shown) <= 0)
+    b.search.value = "1005"
+    assert b.selection == {1005} and b.current_id == 1005
+    b.search.value = "99999"
+    assert "No object with id 99999" in b.message
+
+
+def test_data_browser_shows_modalities_and_missing_ones(dataset):
+    b = DataBrowser(dataset)
+    b.selection = {1002}  # has image, spectrum, light curve
+    assert b.current_id == 1002
+    assert len(b.image_view.source.data["image"]) == 4  # g, r, i + RGB
+    assert len(b.spectrum_view.sources["flux"].data["x"]) == 300
+    assert len(b.lc_view.source.data["x"]) == 120
+    b.stretch.value = "zscale"
+    b.smoothing.value = 3.0
+    assert len(b.spectrum_view.sources["smoothed"].data["x"]) == 300
+    b.selection = {1001}  # empty light curve
+    assert "no light curve" in b.message
+    b.selection = {1040}  # no image, no light curve
+    assert "no image" in b.message and "light curve" in b.message
+    b.selection = set()
+    assert b.current_id is None
+
+
+def test_embedding_explorer_small_and_nan(rng):
+    lat = rng.normal(size=(500, 6))
+    lat[3] = np.nan
+    cat = pd.DataFrame({"object_id": np.arange(500), "z": rng.uniform(0, 2, 500)})
+    e = EmbeddingExplorer(lat, cat, color_by="z")
+    assert not e.rasterized and e.coords.shape == (500, 2)
+    assert "1 of 500 objects have NaN coordinates" in e.message
+    allnan = EmbeddingExplorer(np.full((10, 2), np.nan))
+    assert "No object has finite coordinates" in allnan.message
+    with pytest.raises(DataValidationError):
+        EmbeddingExplorer(lat, cat.iloc[:10])
+    with pytest.raises(DataValidationError):
+        EmbeddingExplorer(lat, cat, color_by="nope")
+    with pytest.raises(DataValidationError):
+        EmbeddingExplorer("not an array")
+
+
+def test_embedding_explorer_datashades_above_threshold(rng):
+    lat = rng.normal(size=(3000, 2))
+    e = EmbeddingExplorer(lat, threshold=1000, width=120, height=100)
+    assert e.rasterized and e.plot.source.data["image"][0].shape == (100, 120)
+    idx = e.select_box(0, 10, 0, 10)
+    assert e.selection == set(np.flatnonzero((lat[:, 0] >= 0) & (lat[:, 1] >= 0)).tolist())
+    assert len(e.plot.overlay_source.data["x"]) == idx.size
+    lasso = e.select_lasso([-10, 10, -10], [-10, -10, 10])
+    assert 0 < lasso.size < 3000
+
+
+def test_embedding_from_dask_catalog(rng):
+    import dask.dataframe as dd
+
+    df = pd.DataFrame({"object_id": np.arange(4000), "x": rng.normal(size=4000), "y": rng.normal(size=4000)})
+    e = EmbeddingExplorer(("x", "y"), dd.from_pandas(df, npartitions=4), threshold=100_000)
+    assert e.rasterized  # dask frames are always rasterised out of core
+    e.select_box(-0.5, 0.5, -0.5, 0.5)
+    assert len(e.selection) == int(((df.x.abs() <= 0.5) & (df.y.abs() <= 0.5)).sum())
+
+
+def test_pdf_explorer_builds_and_brushes(rng):
+    pdfs, zt = _pdfs(rng)
+    zt[0] = np.nan
+    p = PDFExplorer(pdfs, zt, Table({"object_id": np.arange(N)}))
+    assert "1 objects have NaN z_true" in p.message
+    assert not p.scatter.rasterized
+    assert "Nothing selected" in PDFExplorer(pdfs, np.where(np.isfinite(zt), zt, 1.0)).message
+    p.scatter.source.selected.indices = [1, 2, 3, 4, 5]  # as a browser box-select would
+    assert p.selection == {1, 2, 3, 4, 5}
+    assert len(p.pdf_view.source.data["xs"]) == 5
+    assert len(p.pdf_view.truth_source.data["x"]) == 5
+    dens = np.asarray(p.pit_view.sources["selection"].data["top"])
+    assert dens.sum() * (1 / p.pit_bins) == pytest.approx(1.0)
+    cov = np.asarray(p.coverage_view.sources["selection"].data["y"])
+    assert cov.shape == (19,) and np.all((cov >= 0) & (cov <= 1))
+    big = PDFExplorer(pdfs, np.nan_to_num(zt, nan=1.0), threshold=10)
+    assert big.scatter.rasterized
+    with pytest.raises(DataValidationError):
+        PDFExplorer(pdfs, zt[:5])
+    with pytest.raises(DataValidationError):
+        PDFExplorer("pdfs", zt)
+
+
+def test_pdf_explorer_tuple_input_and_images(rng, dataset):
+    pdfs, zt = _pdfs(rng)
+    p = PDFExplorer((pdfs.z_grid, np.asarray(pdfs.pdf)), zt, dataset.catalog, images=dataset)
+    p.selection = {1000, 1001, 1059}
+    assert len(p.cutout_view.source.data["image"]) == 2  # 1059 has no image
+    p.selection = {5}
+    assert "None of the 1 selected objects" in p.message
+
+
+def test_lightcurve_viewer(rng, dataset):
+    v = LightCurveViewer(dataset.lightcurves)
+    assert v.current_id == 1000
+    true_period = None
+    v.selection = {1003}
+    assert v.current_id == 1003 and v.best_period is not None
+    assert len(v.raw_view.source.data["x"]) == 120
+    assert len(v.folded_view.source.data["x"]) == 240
+    assert v.period == pytest.approx(v.best_period)
+    v.period = 1.2345
+    assert "1.2345" in v.folded_view.figure.title.text
+    v.selection = {1001}
+    assert "no light curve" in v.message and len(v.raw_view.source.data["x"]) == 0
+    v.selection = {1050}  # outside the light-curve set
+    assert "None of the 1 selected objects has a light curve" in v.message
+    v2 = LightCurveViewer(dataset)  # from a MultimodalSet
+    assert v2.current_id == 1000
+    with pytest.raises(DataValidationError):
+        LightCurveViewer(FakeMultimodalSet(dataset.catalog))
+
+
+# ------------------------------------------------------------------------------------- linking
+def test_selection_propagates_between_linked_panels(rng, dataset):
+    lat = rng.normal(size=(N, 4))
+    emb = EmbeddingExplorer(lat, dataset.catalog)
+    browser = DataBrowser(dataset, selection=emb.selection_model)
+    lcv = LightCurveViewer(dataset.lightcurves, selection=emb.selection_model)
+    pdfs, zt = _pdfs(rng)
+    pdfx = PDFExplorer(pdfs, zt, dataset.catalog)
+    link(emb, pdfx)
+    assert pdfx.selection_model is emb.selection_model
+
+    # programmatic selection on one panel updates all
+    emb.selection = {1004, 1007}
+    assert browser.current_id == 1004
+    assert sorted(browser.table_source.selected.indices) == [4, 7]
+    assert lcv.current_id == 1004 and len(lcv.raw_view.source.data["x"]) == 120
+    assert len(pdfx.pdf_view.source.data["xs"]) == 2
+    assert sorted(emb.plot.source.selected.indices) == [4, 7]
+    assert sorted(pdfx.scatter.source.selected.indices) == [4, 7]
+
+    # a bokeh-side selection (what jupyter_bokeh applies from the browser) updates the model and the others
+    emb.plot.source.selected.indices = [2, 3]
+    assert emb.selection == {1002, 1003}
+    assert browser.current_id == 1002 and lcv.current_id == 1002
+    assert sorted(pdfx.scatter.source.selected.indices) == [2, 3]
+
+    # a click in the browser's table
+    browser.table_source.selected.indices = [9]
+    assert emb.selection == {1009} and lcv.current_id == 1009
+    assert emb.selection_model.errors == []
+
+    # clearing
+    emb.clear_btn.click()
+    assert browser.current_id is None and len(pdfx.pdf_view.source.data["xs"]) == 0
+    assert "Nothing selected" in pdfx.message
+
+
+def test_jupyter_bokeh_message_path_updates_selection(rng):
+    """The exact message jupyter_bokeh receives from BokehJS on a box-select reaches the Selection."""
+    e = EmbeddingExplorer(rng.normal(size=(200, 2)))
+    sel_model = e.plot.source.selected
+    content = {"event": "jsevent", "kind": "ModelChanged", "model": {"id": sel_model.id}, "attr": "indices",
+               "new": [1, 5, 7]}
+    e.plot_widget._sync_model(e.plot_widget, content, [])
+    assert e.selection == {1, 5, 7}
+
+
+# ------------------------------------------------------------------------------------- training
+class FakeEstimator:
+    """Estimator with the documented surface; writes a checkpoint each epoch."""
+
+    def __init__(self, epochs=50, lr=1e-3, hidden=32, loss="nll"):
+        self.epochs, self.lr, self.hidden, self.loss = epochs, lr, hidden, loss
+
+    def get_params(self):
+        return {"epochs": self.epochs, "lr": self.lr, "hidden": self.hidden, "loss": self.loss}
+
+    def set_params(self, **kw):
+        for k, v in kw.items():
+            setattr(self, k, v)
+        return self
+
+    def param_space(self):
+        return {"epochs": ("int", 1, 200), "lr": ("log", 1e-5, 1e-1), "hidden": ("int", 16, 512),
+                "loss": ("choice", ["hsc", "nll"])}
+
+    def fit(self, table, run_dir=None, history=None, stop_event=None, resume=False, device="auto"):
+        import torch
+
+        ckpt = run_dir / "checkpoints" / "last.pt"
+        ckpt.parent.mkdir(parents=True, exist_ok=True)
+        start = torch.load(ckpt, weights_only=True)["epoch"] + 1 if resume and ckpt.exists() else 0
+        for epoch in range(start, self.epochs):
+            if stop_event is not None and stop_event.is_set():
+                break
+            time.sleep(0.03)
+            torch.save({"epoch": epoch}, ckpt)
+            history.append({"epoch": epoch, "train_loss": 1.0 / (epoch + 1), "val_loss": 1.2 / (epoch + 1)})
+        return self
+
+
+def _wait_for(cond, timeout=10.0):
+    t0 = time.time()
+    while not cond() and time.time() - t0 < timeout:
+        time.sleep(0.01)
+    return cond()
+
+
+def test_training_panel_start_stop_resume(tmp_path):
+    est = FakeEstimator()
+    panel = TrainingPanel(est, data=Table({"a": [1.0]}), run_dir=tmp_path)
+    assert set(panel.controls) == {"epochs", "lr", "hidden", "loss"}
+    assert panel.controls["lr"].value == pytest.approx(1e-3)
+    assert "cpu" in panel.device_dd.options
+    panel.controls["hidden"].value = 64
+    panel.start_button.click()
+    assert panel.is_running
+    assert _wait_for(lambda: len(panel.history) >= 3)
+    panel.stop_button.click()
+    assert panel.wait(5)
+    n_done = len(panel.history)
+    assert 3 <= n_done < 50 and est.hidden == 64
+    run = panel.runs[0]
+    assert run["status"] == "stopped" and run["epochs"] == n_done
+    assert run["best_metric"] == "val_loss" and run["best"] == pytest.approx(1.2 / n_done)
+    assert run["checkpoint"] and "Last checkpoint kept" in panel.message
+    assert "<td>stopped</td>" in panel.runs_html.value and panel.runs_frame().shape[0] == 1
+    assert panel.progress.value == n_done
+    assert len(panel.curves.sources["val_loss"].data["x"]) == n_done
+    # resume continues from the checkpoint
+    panel.controls["epochs"].value = n_done + 2
+    panel.resume_button.click()
+    assert panel.wait(5)
+    assert panel.runs[0]["status"] == "finished" and len(panel.history) == n_done + 2
+    assert panel.history["epoch"].tolist()[-1] == n_done + 1
+
+
+def test_training_panel_errors_show_in_panel(tmp_path):
+    class Broken(FakeEstimator):
+        def fit(self, *a, **k):
+            raise ValueError("bad table")
+
+    panel = TrainingPanel(Broken(), data=[1], run_dir=tmp_path)
+    panel.start()
+    assert panel.wait(5)
+    assert "bad table" in panel.message and panel.runs[0]["status"].startswith("error")
+    panel.resume_button.click()  # resuming after an error is allowed and shows the same way
+    assert panel.wait(5)
+    with pytest.raises(DataValidationError):
+        TrainingPanel(object(), data=[1])
+    with pytest.raises(DataValidationError):
+        TrainingPanel(FakeEstimator(), data=None)
+
+
+def test_training_panel_torch_module(tmp_path):
+    torch = pytest.importorskip("torch")
+    train = pytest.importorskip("astrolab.train")
+    if not hasattr(train, "fit"):
+        pytest.skip("astrolab.train.fit not available yet")
+    from torch.utils.data import TensorDataset
+
+    x = torch.randn(64, 3)
+    y = x @ torch.tensor([1.0, -2.0, 0.5])
+    model = torch.nn.Linear(3, 1)
+
+    def loss_fn(m, batch):
+        xb, yb = batch
+        return torch.nn.functional.mse_loss(m(xb).squeeze(-1), yb)
+
+    panel = TrainingPanel(model, TensorDataset(x, y), val_data=TensorDataset(x, y), loss_fn=loss_fn,
+                          run_dir=tmp_path, max_epochs=3)
+    panel.controls["batch_size"].value = 32
+    panel.start()
+    assert panel.wait(60)
+    assert panel.runs[0]["status"] == "finished", panel.message
+    assert len(panel.history) == 3
