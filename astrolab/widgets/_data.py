@@ -69,8 +69,8 @@ def modality(dataset: Any, name: str):
         return dataset
     if name == "lightcurves" and hasattr(dataset, "object") and hasattr(dataset, "n_points"):
         return dataset
-    has = getattr(dataset, "has", None)
-    if callable(has) and not has(name):
+    present = getattr(dataset, "modalities", None)
+    if present is not None and name not in present:
         return None
     return getattr(dataset, name, None)
 

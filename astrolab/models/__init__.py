@@ -1,0 +1,6 @@
+"""Torch modules (no data loading, no training loop, no plotting).
+
+Import the submodules directly, e.g. ``from astrolab.models.photoz import PhotoZMLP``.
+"""
+
+__all__ = ["photoz"]
