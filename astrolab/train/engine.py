@@ -69,7 +69,8 @@ class TaskModule(L.LightningModule):
     """
 
     def __init__(self, net: nn.Module, loss_fn: Callable | None = None, lr: float = 1e-3,
-                 weight_decay: float = 0.0, optimizer: str = "adamw"):
+                 weight_decay: float = 0.0, optimizer: str = "adamw", scheduler: str = "none",
+                 total_epochs: int = 1):
         super().__init__()
         if loss_fn is None and not callable(getattr(net, "loss", None)):
             raise invalid(f"model {type(net).__name__}", "has no loss(batch) method and no loss_fn was given",
@@ -77,8 +78,11 @@ class TaskModule(L.LightningModule):
                           "loss_fn=lambda model, batch: ...")
         if optimizer not in ("adamw", "adam", "sgd"):
             raise invalid("fit(optimizer=...)", f"unknown optimizer {optimizer!r}", "use 'adamw', 'adam' or 'sgd'")
+        if scheduler not in ("none", "cosine"):
+            raise invalid("fit(scheduler=...)", f"unknown scheduler {scheduler!r}", "use 'none' or 'cosine'")
         self.net, self.loss_fn = net, loss_fn
         self.lr, self.weight_decay, self.optimizer_name = lr, weight_decay, optimizer
+        self.scheduler_name, self.total_epochs = scheduler, max(1, int(total_epochs))
         self._optimizer_state = None
 
     def forward(self, *args, **kwargs):
@@ -120,6 +124,9 @@ class TaskModule(L.LightningModule):
             opt = torch.optim.Adam(params, lr=self.lr, weight_decay=self.weight_decay)
         else:
             opt = torch.optim.AdamW(params, lr=self.lr, weight_decay=self.weight_decay)
+        if self.scheduler_name == "cosine":
+            sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=self.total_epochs)
+            return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "epoch"}}
         return opt
 
 
@@ -147,6 +154,8 @@ class _EngineCallback(Callback):
             if opt_state:
                 for opt, st in zip(trainer.optimizers, opt_state):
                     opt.load_state_dict(st)
+            for cfg, st in zip(trainer.lr_scheduler_configs, self.resume_state.get("scheduler_states") or []):
+                cfg.scheduler.load_state_dict(st)
             restore_rng_state(self.resume_state["rng"])
 
     def on_train_epoch_start(self, trainer, pl_module):
@@ -176,6 +185,7 @@ class _EngineCallback(Callback):
         payload = {
             "state_dict": {k: v.detach().cpu() for k, v in pl_module.net.state_dict().items()},
             "optimizer_states": [opt.state_dict() for opt in trainer.optimizers],
+            "scheduler_states": [cfg.scheduler.state_dict() for cfg in trainer.lr_scheduler_configs],
             "epoch": epoch + 1, "global_step": int(trainer.global_step), "config": self.cfg,
             "history": self.history.rows, "rng": rng_state(), "best_value": self.best,
             "monitor": self.monitor, "elapsed_s": row["elapsed_s"],
@@ -251,7 +261,7 @@ def _loader(data, batch_size, shuffle, seed, num_workers):
 
 
 def fit(model, train_data, val_data=None, *, loss_fn=None, max_epochs: int = 10, batch_size: int = 256,
-        lr: float = 1e-3, weight_decay: float = 0.0, optimizer: str = "adamw", run_dir=None, resume: bool = True,
+        lr: float = 1e-3, weight_decay: float = 0.0, optimizer: str = "adamw", scheduler: str = "none", run_dir=None, resume: bool = True,
         patience: int | None = None, monitor: str = "val_loss", precision: str = "auto", device: str = "auto",
         devices: int | str = 1, strategy: str = "auto", num_nodes: int = 1, progress: bool = True, seed: int = 0,
         history: MetricsHistory | None = None, stop_event: threading.Event | None = None, num_workers: int = 0,
@@ -271,6 +281,8 @@ def fit(model, train_data, val_data=None, *, loss_fn=None, max_epochs: int = 10,
     max_epochs : int
         Total epochs (a resumed run continues up to this number).
     batch_size, lr, weight_decay, optimizer : training settings
+    scheduler : {"none", "cosine"}
+        Learning-rate schedule (cosine annealing over ``max_epochs``; resumes exactly).
     run_dir : path, optional
         Folder for ``checkpoints/`` (default: a new folder under ``<cache>/runs``).
     resume : bool
@@ -324,7 +336,7 @@ def fit(model, train_data, val_data=None, *, loss_fn=None, max_epochs: int = 10,
     else:
         if not isinstance(model, nn.Module):
             raise invalid("fit(model=...)", f"got {type(model).__name__}", "pass a torch.nn.Module or LightningModule")
-        module = TaskModule(model, loss_fn, lr, weight_decay, optimizer)
+        module = TaskModule(model, loss_fn, lr, weight_decay, optimizer, scheduler, max_epochs)
         net = model
     start_epoch = 0
     history = history if history is not None else MetricsHistory()
