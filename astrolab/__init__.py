@@ -18,6 +18,7 @@ __version__ = "0.1.0"
 # public name -> module that defines it (imported on first access)
 _LAZY = {
     "PhotometricRedshift": "astrolab.photoz.estimator",
+    "GyroFlow": "astrolab.gyro",
     "TemplateFitter": "astrolab.photoz.oracle",
     "RedshiftPDF": "astrolab.metrics.pdf",
     "load_dataset": "astrolab.data.registry",
@@ -32,7 +33,8 @@ _LAZY = {
     "EmbeddingExplorer": "astrolab.widgets",
     "LightCurveViewer": "astrolab.widgets",
 }
-_SUBMODULES = {"config", "errors", "data", "sim", "models", "train", "metrics", "photoz", "viz", "widgets", "cli"}
+_SUBMODULES = {"config", "errors", "data", "sim", "models", "train", "metrics", "photoz", "viz", "widgets", "cli",
+               "gyro", "selection", "reproduce"}
 
 __all__ = ["__version__", *_LAZY, *sorted(_SUBMODULES)]
 

@@ -1,0 +1,771 @@
+"""``GyroFlow``: data-driven gyrochronology with a conditional normalising flow (ChronoFlow).
+
+Reimplements the method of Van-Lane et al. 2025 (ChronoFlow) from its
+description: a zuko neural spline flow models ``p(log10 P_rot | log10 age,
+(BP-RP)_0, log10 sigma_C)``, trained by maximum likelihood on open-cluster
+rotators at their fiducial ages; ages follow from the flow on a grid of log age
+with a flat prior. The per-star likelihood (see :mod:`astrolab.models.flows`)
+mixes the flow with a uniform outlier density, weighted by the membership
+probability, and marginalises the true colour over the photometric error.
+
+Example
+-------
+>>> import astrolab
+>>> from astrolab.gyro import GyroFlow
+>>> cat = astrolab.load_dataset("chronoflow", training_cuts=True)
+>>> model = GyroFlow(epochs=30).fit(cat[cat["cluster"] != "Praesepe"])
+>>> res = model.cluster_age(cat[cat["cluster"] == "Praesepe"])
+>>> res.median_myr, res.interval_myr(0.68)
+
+Ages on grids are ``log10(age / Myr)`` throughout; the default grid spans
+0.5 Myr - 10 Gyr with a flat prior in log age.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from astrolab.errors import CheckpointError, DataValidationError, invalid
+
+__all__ = ["GyroFlow", "ClusterAge", "StarAges", "default_log_age_grid", "apply_cuts", "cluster_ages",
+           "leave_one_cluster_out", "simulation_recovery"]
+
+_FORMAT_VERSION = 1
+_REQUIRED = ("Prot", "BPRP_0", "e_BPRP_0")
+
+
+def default_log_age_grid(step: float = 0.01, lo_myr: float = 0.5, hi_myr: float = 10000.0) -> np.ndarray:
+    """Grid of log10(age / Myr) from ``lo_myr`` to ``hi_myr`` in steps of ``step`` dex.
+
+    Returns
+    -------
+    numpy.ndarray, shape (G,)
+    """
+    lo, hi = np.log10(lo_myr), np.log10(hi_myr)
+    return np.linspace(lo, hi, int(round((hi - lo) / step)) + 1)
+
+
+def _cdf(grid, post):
+    """Cumulative distribution (…, G) of densities ``post`` on ``grid`` (trapezoid rule)."""
+    dx = np.diff(grid)
+    mid = 0.5 * (post[..., 1:] + post[..., :-1]) * dx
+    cdf = np.concatenate([np.zeros(post.shape[:-1] + (1,)), np.cumsum(mid, axis=-1)], axis=-1)
+    return cdf / np.where(cdf[..., -1:] > 0, cdf[..., -1:], 1.0)
+
+
+def _quantile(grid, post, q):
+    """Quantile(s) ``q`` of densities (N, G) on ``grid``: returns (N,) log ages."""
+    cdf = np.atleast_2d(_cdf(grid, np.atleast_2d(post)))
+    out = np.empty(cdf.shape[0])
+    for i, c in enumerate(cdf):
+        c = np.maximum.accumulate(c)
+        j = np.searchsorted(c, q)
+        j = int(np.clip(j, 1, len(grid) - 1))
+        c0, c1 = c[j - 1], c[j]
+        frac = 0.0 if c1 <= c0 else (q - c0) / (c1 - c0)
+        out[i] = grid[j - 1] + np.clip(frac, 0.0, 1.0) * (grid[j] - grid[j - 1])
+    return out
+
+
+def _normalise(grid, log_post):
+    """Normalised densities per dex (…, G) from unnormalised log posteriors on ``grid``."""
+    log_post = log_post - np.max(log_post, axis=-1, keepdims=True)
+    p = np.exp(log_post)
+    area = np.trapezoid(p, grid, axis=-1)[..., None]
+    return p / area
+
+
+@dataclass
+class StarAges:
+    """Per-star age posteriors on a grid of log10(age / Myr).
+
+    Attributes
+    ----------
+    log_age_grid : numpy.ndarray, shape (G,)
+        log10(age / Myr).
+    posterior : numpy.ndarray, shape (N, G)
+        Posterior densities per dex of log age (flat prior on the grid); each row integrates to 1.
+    ids : numpy.ndarray, shape (N,), optional
+        ``GaiaDR3_ID`` of the stars when available.
+    """
+
+    log_age_grid: np.ndarray
+    posterior: np.ndarray
+    ids: np.ndarray | None = None
+
+    @property
+    def median_myr(self) -> np.ndarray:
+        """Posterior median ages [Myr], shape (N,)."""
+        return 10 ** _quantile(self.log_age_grid, self.posterior, 0.5)
+
+    def interval_myr(self, level: float = 0.68):
+        """Central credible interval [Myr]: ``(lo, hi)`` arrays of shape (N,)."""
+        q = (1.0 - level) / 2.0
+        return (10 ** _quantile(self.log_age_grid, self.posterior, q),
+                10 ** _quantile(self.log_age_grid, self.posterior, 1.0 - q))
+
+    def __len__(self) -> int:
+        return self.posterior.shape[0]
+
+    def __repr__(self) -> str:
+        med = np.median(np.log10(self.median_myr)) if len(self) else float("nan")
+        return (f"StarAges({len(self)} stars, grid {self.log_age_grid[0]:.2f}..{self.log_age_grid[-1]:.2f} "
+                f"log10 Myr, median of medians {10**med:.0f} Myr)")
+
+
+@dataclass
+class ClusterAge:
+    """Posterior on a cluster's age from the product of its members' likelihoods.
+
+    Attributes
+    ----------
+    log_age_grid : numpy.ndarray, shape (G,)
+        log10(age / Myr).
+    posterior : numpy.ndarray, shape (G,)
+        Posterior density per dex of log age (flat prior); integrates to 1.
+    n_stars : int
+        Number of stars used.
+    name : str
+        Cluster name (or "").
+    """
+
+    log_age_grid: np.ndarray
+    posterior: np.ndarray
+    n_stars: int = 0
+    name: str = ""
+    log_likelihood: np.ndarray | None = field(default=None, repr=False)
+
+    @property
+    def median_myr(self) -> float:
+        """Posterior median age [Myr]."""
+        return float(10 ** _quantile(self.log_age_grid, self.posterior, 0.5)[0])
+
+    @property
+    def log_age_median(self) -> float:
+        """Posterior median of log10(age / Myr)."""
+        return float(np.log10(self.median_myr))
+
+    def interval_myr(self, level: float = 0.68) -> tuple[float, float]:
+        """Central credible interval ``(lo, hi)`` [Myr] holding probability ``level``."""
+        if not 0.0 < level < 1.0:
+            raise invalid("ClusterAge.interval_myr(level=...)", f"level {level} is not in (0, 1)", "use e.g. 0.68")
+        q = (1.0 - level) / 2.0
+        lo = _quantile(self.log_age_grid, self.posterior, q)[0]
+        hi = _quantile(self.log_age_grid, self.posterior, 1.0 - q)[0]
+        return float(10**lo), float(10**hi)
+
+    def sigma_dex(self) -> float:
+        """Half the 68 % interval width in dex of log age."""
+        lo, hi = self.interval_myr(0.68)
+        return 0.5 * float(np.log10(hi) - np.log10(lo))
+
+    def __repr__(self) -> str:
+        lo, hi = self.interval_myr(0.68)
+        name = f"{self.name}: " if self.name else ""
+        return (f"ClusterAge({name}{self.median_myr:.0f} Myr, 68% [{lo:.0f}, {hi:.0f}] Myr, "
+                f"{self.n_stars} stars)")
+
+
+class GyroFlow:
+    """Gyrochronology from a conditional neural spline flow (ChronoFlow-style).
+
+    Parameters
+    ----------
+    transforms, hidden, bins : int, tuple of int, int
+        Flow architecture (spline transforms, hyper-network widths, spline bins).
+    n_colour_nodes : int
+        Gauss-Hermite nodes marginalising the true colour over the error.
+    outlier_fraction : float
+        Outlier floor ``f_out``: mixture weight of the flow is ``m (1 - f_out)``.
+    logp_range : (float, float)
+        Range of the uniform outlier density in log10(P_rot / d).
+    membership : str or None
+        Membership probability: ``"auto"`` (``mem_prob_hdbscan`` where finite,
+        else ``mem_prob_source``, else 1), a column name, or None (all 1).
+    epochs : int, optional
+        Training epochs (default: 30 in FAST mode, 120 otherwise).
+    batch_size, lr, weight_decay : int, float, float
+        Optimiser settings (Adam-type, via :func:`astrolab.train.fit`).
+    device : str
+        ``"auto"``, ``"cpu"``, ``"cuda"``...
+    seed : int
+        Random seed of initialisation and batching.
+    progress : bool
+        Show the engine's progress bar.
+    """
+
+    def __init__(self, transforms: int = 3, hidden=(64, 64), bins: int = 8, n_colour_nodes: int = 5,
+                 outlier_fraction: float = 0.05, logp_range=(-1.75, 2.5), membership: str | None = "auto",
+                 epochs: int | None = None, batch_size: int = 512, lr: float = 3e-3, weight_decay: float = 1e-5,
+                 device: str = "auto", seed: int = 0, progress: bool = False):
+        self.transforms = int(transforms)
+        self.hidden = tuple(int(h) for h in hidden)
+        self.bins = int(bins)
+        self.n_colour_nodes = int(n_colour_nodes)
+        self.outlier_fraction = float(outlier_fraction)
+        self.logp_range = (float(logp_range[0]), float(logp_range[1]))
+        self.membership = membership
+        self.epochs = epochs
+        self.batch_size = int(batch_size)
+        self.lr = float(lr)
+        self.weight_decay = float(weight_decay)
+        self.device = device
+        self.seed = int(seed)
+        self.progress = bool(progress)
+        self.module_ = None
+        self.history_ = None
+        self.fit_result_ = None
+        self.training_log_age_range_ = None
+
+    # -- parameters ---------------------------------------------------------------------
+    def get_params(self) -> dict:
+        """Constructor arguments as plain Python values."""
+        return dict(transforms=self.transforms, hidden=list(self.hidden), bins=self.bins,
+                    n_colour_nodes=self.n_colour_nodes, outlier_fraction=self.outlier_fraction,
+                    logp_range=list(self.logp_range), membership=self.membership, epochs=self.epochs,
+                    batch_size=self.batch_size, lr=self.lr, weight_decay=self.weight_decay,
+                    device=self.device, seed=self.seed, progress=self.progress)
+
+    def _new_module(self):
+        from astrolab.models.flows import GyroNSF
+
+        return GyroNSF(self.transforms, self.hidden, self.bins, self.n_colour_nodes, self.outlier_fraction,
+                       self.logp_range)
+
+    # -- validation -----------------------------------------------------------------------
+    @staticmethod
+    def _check_table(table, what: str, need_age: bool = False):
+        if table is None or not hasattr(table, "colnames"):
+            raise invalid(f"GyroFlow {what}", f"is a {type(table).__name__}, not an astropy Table",
+                          "pass a Table like astrolab.load_dataset('chronoflow')")
+        if len(table) == 0:
+            raise invalid(f"GyroFlow {what}", "is empty (0 rows)",
+                          "pass at least one star (check your cluster name or cuts)")
+        needed = _REQUIRED + (("fiducial_age_Myr",) if need_age else ())
+        for col in needed:
+            if col not in table.colnames:
+                raise invalid(f"GyroFlow {what}, column {col!r}", "is missing",
+                              f"add a {col!r} column (see load_dataset('chronoflow') for the schema)")
+        cols = {}
+        for col in needed:
+            vals = np.asarray(getattr(table[col], "value", table[col]), dtype=np.float64)
+            bad = ~np.isfinite(vals)
+            if bad.any():
+                raise invalid(f"GyroFlow {what}, column {col!r}", f"has {int(bad.sum())} NaN/inf value(s)",
+                              f"drop those rows first, e.g. table[np.isfinite(table[{col!r}])]")
+            if col in ("Prot", "fiducial_age_Myr") and np.any(vals <= 0):
+                raise invalid(f"GyroFlow {what}, column {col!r}", f"has {int((vals <= 0).sum())} value(s) <= 0",
+                              f"{col} must be positive (days / Myr); drop or correct those rows")
+            if col == "e_BPRP_0" and np.any(vals < 0):
+                raise invalid(f"GyroFlow {what}, column 'e_BPRP_0'", "has negative colour errors",
+                              "pass 1-sigma errors in mag (>= 0)")
+            cols[col] = vals
+        return cols
+
+    def membership_values(self, table) -> np.ndarray:
+        """Membership probabilities used in the likelihood, per the ``membership`` setting.
+
+        Parameters
+        ----------
+        table : astropy.table.Table
+            Stars (N rows).
+
+        Returns
+        -------
+        numpy.ndarray, shape (N,)
+            Values in [0, 1]; missing values count as 1 (certain member / field star).
+        """
+        n = len(table)
+        if self.membership is None:
+            return np.ones(n)
+
+        def col(name):
+            if name not in table.colnames:
+                return np.full(n, np.nan)
+            return np.asarray(table[name], dtype=np.float64)
+
+        if self.membership == "auto":
+            m = col("mem_prob_hdbscan")
+            m = np.where(np.isfinite(m), m, col("mem_prob_source"))
+        else:
+            if self.membership not in table.colnames:
+                raise invalid(f"GyroFlow membership column {self.membership!r}", "is missing from the table",
+                              "use membership='auto', None, or an existing column name")
+            m = col(self.membership)
+        return np.clip(np.where(np.isfinite(m), m, 1.0), 0.0, 1.0)
+
+    def _rows(self, table, what: str, need_age: bool = False) -> np.ndarray:
+        """Rows (N, 5) with :data:`astrolab.models.flows.BATCH_COLUMNS` (age column NaN if absent)."""
+        cols = self._check_table(table, what, need_age)
+        age = np.log10(cols["fiducial_age_Myr"]) if need_age else np.full(len(table), np.nan)
+        return np.column_stack([np.log10(cols["Prot"]), age, cols["BPRP_0"], cols["e_BPRP_0"],
+                                self.membership_values(table)])
+
+    # -- training -------------------------------------------------------------------------
+    def fit(self, table, *, val_table=None, run_dir=None, resume: bool = False, history=None, stop_event=None,
+            patience: int | None = None) -> "GyroFlow":
+        """Train the flow on cluster stars at their fiducial ages (maximum likelihood).
+
+        Parameters
+        ----------
+        table : astropy.table.Table
+            Catalogue in the ``load_dataset("chronoflow")`` format (any subset of
+            clusters): ``Prot`` [d], ``BPRP_0`` and ``e_BPRP_0`` [mag],
+            ``fiducial_age_Myr`` [Myr], optional membership columns.
+        val_table : astropy.table.Table, optional
+            Validation stars (same format) for the engine's validation loss.
+        run_dir : path, optional
+            Checkpoint folder for the engine (default: a fresh cache folder).
+        resume : bool
+            Continue from the engine's last checkpoint in ``run_dir``.
+        history, stop_event : optional
+            Passed to :func:`astrolab.train.fit` (live widgets, stop button).
+        patience : int, optional
+            Early-stopping patience in epochs (needs ``val_table``).
+
+        Returns
+        -------
+        self
+        """
+        import torch
+        from torch.utils.data import TensorDataset
+
+        from astrolab import config
+
+        rows = self._rows(table, "training table", need_age=True)
+        loc = np.array([rows[:, 1].mean(), rows[:, 2].mean(), np.log10(np.maximum(rows[:, 3], 1e-3)).mean(),
+                        rows[:, 0].mean()])
+        scale = np.array([rows[:, 1].std(), rows[:, 2].std(), np.log10(np.maximum(rows[:, 3], 1e-3)).std(),
+                          rows[:, 0].std()])
+        scale = np.where(scale > 1e-6, scale, 1.0)
+        config.seed_everything(self.seed)
+        module = self._new_module()
+        module.set_scalers(loc, scale)
+        self.training_log_age_range_ = (float(rows[:, 1].min()), float(rows[:, 1].max()))
+        train_ds = TensorDataset(torch.as_tensor(rows, dtype=torch.float32))
+        val_ds = None
+        if val_table is not None:
+            val_ds = TensorDataset(torch.as_tensor(self._rows(val_table, "validation table", True),
+                                                   dtype=torch.float32))
+        epochs = self.epochs if self.epochs is not None else config.fast_or_full(30, 120)
+        result = _engine_fit(module, train_ds, val_ds, max_epochs=int(epochs), batch_size=self.batch_size,
+                             lr=self.lr, weight_decay=self.weight_decay, scheduler="cosine", run_dir=run_dir,
+                             resume=resume,
+                             patience=patience if val_ds is not None else None, device=self.device,
+                             progress=self.progress, seed=self.seed, history=history, stop_event=stop_event,
+                             config={"estimator": "GyroFlow", **self.get_params()})
+        self.fit_result_ = result
+        self.module_ = result.model.to("cpu").eval()
+        self.history_ = result.history
+        return self
+
+    def _require_fitted(self):
+        if self.module_ is None:
+            raise DataValidationError("GyroFlow: the model is not fitted. Fix: call .fit(table) or "
+                                      "GyroFlow.load(path) first.")
+
+    # -- likelihoods and ages --------------------------------------------------------------
+    def log_likelihood(self, table, log_age_grid=None, chunk: int = 200_000) -> np.ndarray:
+        """Per-star log-likelihood of the observed period on a grid of ages.
+
+        Parameters
+        ----------
+        table : astropy.table.Table
+            Stars (``Prot``, ``BPRP_0``, ``e_BPRP_0``, optional memberships).
+        log_age_grid : array_like, shape (G,), optional
+            log10(age / Myr); default :func:`default_log_age_grid` (0.02 dex).
+        chunk : int
+            Flow evaluations per batch (memory control).
+
+        Returns
+        -------
+        numpy.ndarray, shape (N, G)
+            ``log p(log10 P | age, C_obs, sigma_C, m)`` [log 1/dex].
+        """
+        import torch
+
+        self._require_fitted()
+        rows = self._rows(table, "input table")
+        grid = default_log_age_grid(0.02) if log_age_grid is None else np.asarray(log_age_grid, dtype=np.float64)
+        n, g = len(rows), grid.size
+        per = max(1, chunk // (g * self.n_colour_nodes))
+        out = np.empty((n, g))
+        module = self.module_
+        grid_t = torch.as_tensor(grid, dtype=torch.float32)
+        with torch.no_grad():
+            for start in range(0, n, per):
+                r = torch.as_tensor(rows[start:start + per], dtype=torch.float32)
+                b = r.shape[0]
+                rep = lambda v: v.unsqueeze(1).expand(b, g).reshape(-1)  # noqa: E731
+                ll = module.log_likelihood(rep(r[:, 0]), grid_t.repeat(b), rep(r[:, 2]), rep(r[:, 3]), rep(r[:, 4]))
+                out[start:start + b] = ll.reshape(b, g).double().numpy()
+        return out
+
+    def star_age(self, table, log_age_grid=None) -> StarAges:
+        """Age posterior of every star (flat prior in log age on the grid).
+
+        Parameters
+        ----------
+        table : astropy.table.Table
+            Stars in the catalogue format.
+        log_age_grid : array_like, shape (G,), optional
+            log10(age / Myr); default 0.5 Myr - 10 Gyr in 0.02 dex steps.
+
+        Returns
+        -------
+        StarAges
+            ``posterior`` (N, G) per dex, ``median_myr`` (N,), ``interval_myr(level)``.
+        """
+        grid = default_log_age_grid(0.02) if log_age_grid is None else np.asarray(log_age_grid, dtype=np.float64)
+        ll = self.log_likelihood(table, grid)
+        ids = np.asarray(table["GaiaDR3_ID"]) if "GaiaDR3_ID" in table.colnames else None
+        return StarAges(grid, _normalise(grid, ll), ids)
+
+    def cluster_age(self, members, log_age_grid=None, *, refine: bool = True, name: str | None = None) -> ClusterAge:
+        """Posterior on the age of a cluster: flat prior times the product of its stars' likelihoods.
+
+        Parameters
+        ----------
+        members : astropy.table.Table
+            The cluster's stars (non-members are handled by the membership weights).
+        log_age_grid : array_like, shape (G,), optional
+            log10(age / Myr); default 0.5 Myr - 10 Gyr in 0.04 dex steps.
+        refine : bool
+            Re-evaluate on a fine grid (0.002 dex steps, 20-120 points) spanning the
+            posterior's 0.01 %-99.99 % range when it covers fewer than 40 grid
+            steps (the returned grid is then the fine one).
+        name : str, optional
+            Label (default: the ``cluster`` column when it has one value).
+
+        Returns
+        -------
+        ClusterAge
+        """
+        grid = default_log_age_grid(0.04) if log_age_grid is None else np.asarray(log_age_grid, dtype=np.float64)
+        total = self.log_likelihood(members, grid).sum(axis=0)
+        post = _normalise(grid, total)
+        if refine and grid.size > 2:
+            lo_q, hi_q = _quantile(grid, post, 1e-4)[0], _quantile(grid, post, 1 - 1e-4)[0]
+            step = float(np.median(np.diff(grid)))
+            lo_q, hi_q = max(grid[0], lo_q - 2 * step), min(grid[-1], hi_q + 2 * step)
+            if (hi_q - lo_q) / step < 40:
+                grid = np.linspace(lo_q, hi_q, int(np.clip(np.ceil((hi_q - lo_q) / 0.002), 20, 120)) + 1)
+                total = self.log_likelihood(members, grid).sum(axis=0)
+                post = _normalise(grid, total)
+        if name is None and "cluster" in members.colnames and len(set(np.asarray(members["cluster"]))) == 1:
+            name = str(members["cluster"][0])
+        return ClusterAge(grid, post, len(members), name or "", total)
+
+    def density(self, age_myr: float, colour=None, log_period=None, sigma: float = 0.03) -> tuple:
+        """Flow density of log10 P_rot over a (colour, log period) grid at a fixed age.
+
+        Parameters
+        ----------
+        age_myr : float
+            Age [Myr].
+        colour : array_like, shape (Nc,), optional
+            (BP-RP)_0 grid [mag] (default 0.4-3.4, 61 points).
+        log_period : array_like, shape (Np,), optional
+            log10(P_rot / d) grid (default -1 to 2, 61 points).
+        sigma : float
+            Colour error assumed [mag].
+
+        Returns
+        -------
+        colour : numpy.ndarray, shape (Nc,)
+        log_period : numpy.ndarray, shape (Np,)
+        density : numpy.ndarray, shape (Np, Nc)
+            ``p_flow(log10 P | age, colour)`` per dex (members, no outliers).
+        """
+        import torch
+
+        self._require_fitted()
+        colour = np.linspace(0.4, 3.4, 61) if colour is None else np.asarray(colour, dtype=np.float64)
+        log_period = np.linspace(-1, 2, 61) if log_period is None else np.asarray(log_period, dtype=np.float64)
+        cc, pp = np.meshgrid(colour, log_period)
+        t = lambda v: torch.as_tensor(np.ravel(v), dtype=torch.float32)  # noqa: E731
+        with torch.no_grad():
+            lp = self.module_.marginal_log_density(t(pp), t(np.full(pp.size, np.log10(age_myr))), t(cc),
+                                                   t(np.full(pp.size, sigma)))
+        return colour, log_period, np.exp(lp.double().numpy()).reshape(pp.shape)
+
+    def mean_nll(self, table) -> float:
+        """Mean negative log-likelihood [nats per star] of ``table`` at its fiducial ages."""
+        import torch
+
+        self._require_fitted()
+        rows = torch.as_tensor(self._rows(table, "table", need_age=True), dtype=torch.float32)
+        with torch.no_grad():
+            return float(-self.module_(rows).mean())
+
+    # -- persistence ----------------------------------------------------------------------
+    def save(self, path) -> Path:
+        """Save settings, scalers (module buffers) and weights (atomic; loads with ``weights_only=True``).
+
+        Parameters
+        ----------
+        path : path-like
+            Destination file (``.pt``).
+
+        Returns
+        -------
+        pathlib.Path
+        """
+        import torch
+
+        import astrolab
+        from astrolab.utils import atomic_path
+
+        self._require_fitted()
+        payload = {
+            "kind": "GyroFlow",
+            "format_version": _FORMAT_VERSION,
+            "astrolab_version": astrolab.__version__,
+            "params": self.get_params(),
+            "scalers": {"loc": self.module_.loc.tolist(), "scale": self.module_.scale.tolist(),
+                        "order": ["log10_age_myr", "bprp0_mag", "log10_e_bprp0_mag", "log10_prot_d"]},
+            "training_log_age_range": list(self.training_log_age_range_ or ()),
+            "state_dict": {k: v.detach().cpu().clone() for k, v in self.module_.state_dict().items()},
+        }
+        with atomic_path(path) as tmp:
+            torch.save(payload, tmp)
+        return Path(path)
+
+    @classmethod
+    def load(cls, path) -> "GyroFlow":
+        """Load a model written by :meth:`save` (``torch.load(..., weights_only=True)``).
+
+        Raises
+        ------
+        astrolab.errors.CheckpointError
+            Missing, corrupt or foreign file.
+        """
+        import torch
+
+        path = Path(path)
+        if not path.exists():
+            raise CheckpointError(f"GyroFlow.load: {path} does not exist. Fix: check the path or call save() first.")
+        try:
+            payload = torch.load(path, map_location="cpu", weights_only=True)
+        except Exception as exc:
+            raise CheckpointError(f"GyroFlow.load: {path} could not be read ({type(exc).__name__}). "
+                                  "Fix: the file is corrupt or truncated; save the model again.") from exc
+        if not isinstance(payload, dict) or payload.get("kind") != "GyroFlow":
+            raise CheckpointError(f"GyroFlow.load: {path} is not a GyroFlow file. "
+                                  "Fix: pass a file written by GyroFlow.save().")
+        if payload.get("format_version", 0) > _FORMAT_VERSION:
+            raise CheckpointError(f"GyroFlow.load: {path} has format {payload['format_version']}, newer than "
+                                  f"this astrolab supports ({_FORMAT_VERSION}). Fix: upgrade astrolab.")
+        params = dict(payload["params"])
+        model = cls(**params)
+        module = model._new_module()
+        try:
+            module.load_state_dict(payload["state_dict"])
+        except Exception as exc:
+            raise CheckpointError(f"GyroFlow.load: {path} does not match the GyroFlow architecture ({exc}). "
+                                  "Fix: save the model again with this astrolab version.") from exc
+        model.module_ = module.eval()
+        rng = payload.get("training_log_age_range") or None
+        model.training_log_age_range_ = tuple(rng) if rng else None
+        return model
+
+    def __repr__(self) -> str:
+        state = "fitted" if self.module_ is not None else "not fitted"
+        return (f"GyroFlow(transforms={self.transforms}, hidden={list(self.hidden)}, bins={self.bins}, "
+                f"n_colour_nodes={self.n_colour_nodes}, {state})")
+
+
+# -- workflows used by the ChronoFlow notebook ---------------------------------------------------
+def apply_cuts(table, *, ruwe_max: float | None = 1.4, flags: bool = True):
+    """Select rows with the paper's quality cuts (or a variant of them).
+
+    Parameters
+    ----------
+    table : astropy.table.Table
+        Catalogue in the ``load_dataset("chronoflow")`` format.
+    ruwe_max : float or None
+        Keep ``dr3_ruwe < ruwe_max`` (None: no RUWE cut; NaN RUWE is kept then).
+    flags : bool
+        Keep only ``cmd_exclude = dered_exclude = phot_exclude = 0``.
+
+    Returns
+    -------
+    astropy.table.Table
+        The selected rows.
+    """
+    keep = np.ones(len(table), dtype=bool)
+    if flags:
+        for col in ("cmd_exclude", "dered_exclude", "phot_exclude"):
+            if col not in table.colnames:
+                raise invalid(f"apply_cuts: column {col!r}", "is missing", "pass flags=False or a full catalogue")
+            keep &= np.asarray(table[col]) == 0
+    if ruwe_max is not None:
+        if "dr3_ruwe" not in table.colnames:
+            raise invalid("apply_cuts: column 'dr3_ruwe'", "is missing", "pass ruwe_max=None")
+        keep &= np.asarray(table["dr3_ruwe"], dtype=np.float64) < ruwe_max
+    return table[keep]
+
+
+def _clusters_older_than(table, min_age_myr: float) -> list[str]:
+    names = []
+    for name in np.unique(np.asarray(table["cluster"])):
+        ages = np.asarray(table["fiducial_age_Myr"], dtype=np.float64)[np.asarray(table["cluster"]) == name]
+        if np.all(ages > min_age_myr):
+            names.append(str(name))
+    return names
+
+
+def cluster_ages(model: GyroFlow, table, clusters=None, *, min_age_myr: float = 20.0, level: float = 0.68):
+    """Age of each cluster of ``table`` with a fitted model.
+
+    Parameters
+    ----------
+    model : GyroFlow
+        Fitted model.
+    table : astropy.table.Table
+        Catalogue with ``cluster`` and ``fiducial_age_Myr`` [Myr] columns.
+    clusters : sequence of str, optional
+        Clusters to date (default: every cluster whose stars are all older than ``min_age_myr``).
+    min_age_myr : float
+        Age threshold [Myr] for the default cluster list.
+    level : float
+        Credible level of the ``lo_Myr``/``hi_Myr`` columns.
+
+    Returns
+    -------
+    table : astropy.table.Table
+        One row per cluster: ``cluster``, ``n_stars``, ``fiducial_Myr``, ``median_Myr``,
+        ``lo_Myr``, ``hi_Myr`` [Myr], ``dlog_age`` = log10(median / fiducial) [dex].
+    results : dict of str -> ClusterAge
+    """
+    from astropy.table import Table
+
+    clusters = _clusters_older_than(table, min_age_myr) if clusters is None else [str(c) for c in clusters]
+    rows, results = [], {}
+    names = np.asarray(table["cluster"])
+    for name in clusters:
+        members = table[names == name]
+        if len(members) == 0:
+            raise invalid(f"cluster_ages: cluster {name!r}", "has no stars in the table",
+                          "check the name and the cuts applied")
+        res = model.cluster_age(members, name=name)
+        fid = float(np.median(np.asarray(members["fiducial_age_Myr"], dtype=np.float64)))
+        lo, hi = res.interval_myr(level)
+        rows.append((name, len(members), fid, res.median_myr, lo, hi, float(np.log10(res.median_myr / fid))))
+        results[name] = res
+    out = Table(rows=rows or None, names=("cluster", "n_stars", "fiducial_Myr", "median_Myr", "lo_Myr", "hi_Myr",
+                                          "dlog_age"),
+                dtype=(str, int, float, float, float, float, float))
+    return out, results
+
+
+def leave_one_cluster_out(table, clusters=None, *, min_age_myr: float = 20.0, level: float = 0.68,
+                          **gyroflow_kwargs):
+    """Leave-one-cluster-out ages: for each cluster, train without it and date it.
+
+    Parameters
+    ----------
+    table : astropy.table.Table
+        Training catalogue (``load_dataset("chronoflow", training_cuts=True)``).
+    clusters : sequence of str, optional
+        Clusters to leave out in turn (default: all clusters older than ``min_age_myr``).
+    min_age_myr : float
+        Age threshold [Myr] for the default cluster list.
+    level : float
+        Credible level of the interval columns.
+    **gyroflow_kwargs
+        Passed to :class:`GyroFlow` (``epochs``, ``seed``, ``device``...).
+
+    Returns
+    -------
+    table : astropy.table.Table
+        As :func:`cluster_ages`, one row per left-out cluster.
+    results : dict of str -> ClusterAge
+    """
+    from astropy.table import vstack
+
+    clusters = _clusters_older_than(table, min_age_myr) if clusters is None else [str(c) for c in clusters]
+    names = np.asarray(table["cluster"])
+    tables, results = [], {}
+    for name in clusters:
+        model = GyroFlow(**gyroflow_kwargs).fit(table[names != name])
+        tab, res = cluster_ages(model, table, [name], level=level)
+        tables.append(tab)
+        results.update(res)
+    return vstack(tables), results
+
+
+def simulation_recovery(n_train_clusters: int = 20, n_test_clusters: int = 10, n_stars: int = 150, *,
+                        seed: int = 0, levels=(0.68, 0.95), return_model: bool = False, **gyroflow_kwargs):
+    """Train on simulated clusters and date fresh simulated clusters at new ages.
+
+    Training ages are log-uniform in 20 Myr - 4 Gyr; test ages log-uniform in
+    30 Myr - 3 Gyr (new stars, new ages: the flow must interpolate in age).
+
+    Parameters
+    ----------
+    n_train_clusters, n_test_clusters : int
+        Number of simulated clusters for training and testing.
+    n_stars : int
+        Stars per cluster (members and contaminants).
+    seed : int
+        Random seed (simulation and training).
+    levels : sequence of float
+        Credible levels whose empirical coverage is reported.
+    return_model : bool
+        Also return the fitted model and the test table.
+    **gyroflow_kwargs
+        Passed to :class:`GyroFlow`.
+
+    Returns
+    -------
+    table : astropy.table.Table
+        Per test cluster: ``cluster``, ``true_Myr``, ``median_Myr``, ``dlog_age`` [dex],
+        ``lo_<level>``/``hi_<level>`` [Myr] and ``covered_<level>`` (bool).
+    coverage : dict
+        ``{level: fraction of test clusters whose interval holds the true age}``.
+    (model, test_table) : only with ``return_model=True``.
+    """
+    from astropy.table import Table
+
+    from astrolab.sim.rotation import simulate_clusters
+
+    rng = np.random.default_rng(seed)
+    train_ages = np.sort(10 ** rng.uniform(np.log10(20.0), np.log10(4000.0), n_train_clusters))
+    test_ages = 10 ** rng.uniform(np.log10(30.0), np.log10(3000.0), n_test_clusters)
+    train = simulate_clusters(train_ages, n_stars, seed=seed + 1)
+    test = simulate_clusters(test_ages, n_stars, seed=seed + 2,
+                             names=[f"SimTest{i:02d}" for i in range(n_test_clusters)])
+    gyroflow_kwargs.setdefault("seed", seed)
+    model = GyroFlow(**gyroflow_kwargs).fit(train)
+    cols = {"cluster": [], "true_Myr": [], "median_Myr": [], "dlog_age": []}
+    for lv in levels:
+        cols.update({f"lo_{lv}": [], f"hi_{lv}": [], f"covered_{lv}": []})
+    names = np.asarray(test["cluster"])
+    for i, age in enumerate(test_ages):
+        name = f"SimTest{i:02d}"
+        res = model.cluster_age(test[names == name], name=name)
+        cols["cluster"].append(name)
+        cols["true_Myr"].append(float(age))
+        cols["median_Myr"].append(res.median_myr)
+        cols["dlog_age"].append(float(np.log10(res.median_myr / age)))
+        for lv in levels:
+            lo, hi = res.interval_myr(lv)
+            cols[f"lo_{lv}"].append(lo)
+            cols[f"hi_{lv}"].append(hi)
+            cols[f"covered_{lv}"].append(bool(lo <= age <= hi))
+    out = Table(cols)
+    coverage = {float(lv): float(np.mean(out[f"covered_{lv}"])) for lv in levels}
+    if return_model:
+        return out, coverage, (model, test)
+    return out, coverage
+
+
+def _engine_fit(module, train_ds, val_ds, **kwargs):
+    """Train with :func:`astrolab.train.fit` (the project's engine)."""
+    from astrolab.train import fit
+
+    return fit(module, train_ds, val_ds, **kwargs)
