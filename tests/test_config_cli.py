@@ -1,0 +1,88 @@
+"""astrolab.config, the lazy top-level package and the CLI."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+
+import pytest
+
+import astrolab
+from astrolab import config
+from astrolab.cli import main
+
+
+def test_version_and_lazy_exports():
+    assert astrolab.__version__ == "0.1.0"
+    for name in ("PhotometricRedshift", "load_dataset", "RedshiftPDF", "ImageSet", "DataBrowser"):
+        assert name in dir(astrolab)
+    with pytest.raises(AttributeError):
+        astrolab.does_not_exist
+
+
+def test_import_is_light():
+    code = ("import sys, time; t=time.perf_counter(); import astrolab; dt=time.perf_counter()-t; "
+            "heavy=[m for m in ('torch','lightning','holoviews','umap','bokeh') if m in sys.modules]; "
+            "print(dt, heavy)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split(" ", 1)
+    assert out[1].strip() == "[]", f"import astrolab pulled heavy modules: {out[1]}"
+    assert float(out[0]) < 1.0
+
+
+def test_cache_dir_env(tmp_path, monkeypatch):
+    monkeypatch.setenv("ASTROLAB_CACHE", str(tmp_path / "c"))
+    assert config.cache_dir() == tmp_path / "c" and (tmp_path / "c").is_dir()
+
+
+def test_fast_mode(monkeypatch):
+    monkeypatch.setenv("ASTROLAB_FAST", "1")
+    assert config.is_fast() and config.fast_or_full(1, 2) == 1
+    monkeypatch.setenv("ASTROLAB_FAST", "0")
+    assert not config.is_fast() and config.fast_or_full(1, 2) == 2
+
+
+def test_device_and_seed(monkeypatch):
+    import torch
+
+    monkeypatch.delenv("ASTROLAB_DEVICE", raising=False)
+    expected = "cuda" if torch.cuda.is_available() else "cpu"
+    assert config.device().type == expected
+    assert config.device("cpu").type == "cpu"
+    config.seed_everything(3)
+    a = torch.rand(3)
+    config.seed_everything(3)
+    assert torch.equal(a, torch.rand(3))
+
+
+def test_cli_help_and_version(capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["--help"])
+    assert exc.value.code == 0
+    assert "reproduce" in capsys.readouterr().out
+    assert main(["--version"]) == 0
+    assert capsys.readouterr().out.strip() == astrolab.__version__
+
+
+def test_cli_entry_point_runs():
+    out = subprocess.run([sys.executable, "-m", "astrolab", "--help"], capture_output=True, text=True)
+    assert out.returncode == 0 and "lab" in out.stdout
+
+
+def test_cli_data_list_and_info(capsys):
+    assert main(["data", "list"]) == 0
+    listing = capsys.readouterr().out
+    assert "chronoflow" in listing and "galaxies_sim" in listing and "piczl_demo" in listing
+    assert main(["data", "info", "chronoflow"]) == 0
+    assert "MIT" in capsys.readouterr().out
+    assert main(["data", "info", "nope"]) == 2
+    assert "Fix:" in capsys.readouterr().err
+
+
+def test_cli_lab_binds_localhost_with_token(capsys):
+    assert main(["lab", "--dry-run", "--no-browser", "--port", "8899"]) == 0
+    out = capsys.readouterr().out
+    assert "--ip=127.0.0.1" in out and "--IdentityProvider.token=" in out
+    token = out.split("token=")[1].split()[0]
+    assert len(token) >= 32
