@@ -21,7 +21,7 @@ from typing import Any, Callable
 import numpy as np
 import torch
 from torch import nn
-from torch.utils.data import DataLoader, Dataset, Sampler
+from torch.utils.data import BatchSampler, DataLoader, Dataset, Sampler, SequentialSampler, TensorDataset
 
 import lightning as L
 from lightning.pytorch.callbacks import Callback, EarlyStopping, TQDMProgressBar
@@ -256,6 +256,11 @@ def _loader(data, batch_size, shuffle, seed, num_workers):
     if len(data) == 0:
         raise invalid("fit(train_data=...)", "the dataset is empty", "pass at least one sample")
     sampler = EpochSeededSampler(len(data), seed) if shuffle else None
+    if isinstance(data, TensorDataset):
+        # index whole batches at once (tensor[indices]): no per-sample __getitem__ and collate
+        batches = BatchSampler(sampler if sampler is not None else SequentialSampler(data), batch_size, drop_last=False)
+        return DataLoader(data, sampler=batches, batch_size=None, num_workers=num_workers,
+                          persistent_workers=num_workers > 0), sampler
     return DataLoader(data, batch_size=batch_size, sampler=sampler, shuffle=False, num_workers=num_workers,
                       persistent_workers=num_workers > 0), sampler
 
