@@ -1,8 +1,19 @@
 """Survey filter curves (real transmission curves from speclite) and survey properties.
 
-Band columns in catalogs are the plain band names (``"g"``, ``"r"`` ...) for a
-single survey, and ``"<survey>_<band>"`` (``"hsc_g"``, ``"wise_w1"``) when
-several surveys are combined.
+:data:`SURVEYS` maps a survey key to its bands, speclite filter names, default
+5σ point-source depths [AB mag], PSF FWHMs [arcsec] and pixel scale
+[arcsec/pixel]: ``"sdss"`` (ugriz, 0.396″), ``"hsc"`` (grizy, HSC-SSP Wide,
+0.168″), ``"lsst"`` (ugrizy, 0.2″), ``"legacy"`` (DECam griz, 0.262″),
+``"panstarrs"`` (grizy, 0.25″), ``"galex"`` (fuv nuv, 1.5″), ``"wise"`` (w1–w4,
+unWISE 2.75″). The depths are round values typical of the public data and are
+meant for simulation, not for forecasts.
+
+Column convention (:func:`astrolab.sim.galaxies.simulate_galaxies`,
+:class:`astrolab.photoz.oracle.TemplateFitter`): plain band names (``"g"``,
+``"g_flux"`` ...) for bands of the single ``survey`` given without prefix, and
+``"<survey>_<band>"`` (``"hsc_g"``, ``"wise_w1_flux"``) for bands asked for
+with that prefix, which is how several surveys are combined
+(``bands=["hsc_g", "hsc_i", "wise_w1"]``). Band names are lower case.
 """
 
 from __future__ import annotations
@@ -14,7 +25,8 @@ import numpy as np
 
 from astrolab.errors import invalid
 
-__all__ = ["Survey", "SURVEYS", "get_survey", "get_filters", "band_names", "parse_band", "filter_curve"]
+__all__ = ["Survey", "SURVEYS", "get_survey", "get_filters", "band_names", "parse_band", "filter_curve",
+           "flux_err_from_depth"]
 
 
 @dataclass(frozen=True)
@@ -62,7 +74,13 @@ SURVEYS = {
 
 
 def get_survey(name: str) -> Survey:
-    """The :class:`Survey` called ``name`` (case-insensitive)."""
+    """The :class:`Survey` called ``name`` (case-insensitive).
+
+    Raises
+    ------
+    astrolab.errors.DataValidationError
+        Unknown survey (the message lists the known ones).
+    """
     key = str(name).lower()
     if key not in SURVEYS:
         raise invalid(f"survey {name!r}", "unknown", f"use one of {sorted(SURVEYS)}")
@@ -70,12 +88,19 @@ def get_survey(name: str) -> Survey:
 
 
 def band_names(survey: str) -> list:
-    """Band names of ``survey``."""
+    """Band names of ``survey`` (list of str, blue to red), e.g. ``["g", "r", "i", "z", "y"]`` for ``"hsc"``."""
     return list(get_survey(survey).bands)
 
 
 def parse_band(band: str, default_survey: str | None = None) -> tuple[str, str]:
-    """Split ``"hsc_g"`` into ("hsc", "g"); a plain ``"g"`` uses ``default_survey``."""
+    """Split ``"hsc_g"`` into ``("hsc", "g")``; a plain ``"g"`` uses ``default_survey``.
+
+    Raises
+    ------
+    astrolab.errors.DataValidationError
+        Unknown survey, or a band that the survey does not have (the message
+        lists the survey's bands).
+    """
     if "_" in band and band.split("_", 1)[0].lower() in SURVEYS:
         survey, name = band.split("_", 1)
     else:
@@ -84,13 +109,22 @@ def parse_band(band: str, default_survey: str | None = None) -> tuple[str, str]:
         raise invalid(f"band {band!r}", "has no survey prefix", "write it as '<survey>_<band>', e.g. 'hsc_g'")
     s = get_survey(survey)
     if name.lower() not in s.bands:
-        raise invalid(f"band {band!r}", f"not a {s.name} band", f"use one of {list(s.bands)}")
+        raise invalid(f"band {band!r}", f"not a {s.name} band",
+                      f"use one of {list(s.bands)}, or '<survey>_<band>' with a survey of {sorted(SURVEYS)}")
     return s.name, name.lower()
 
 
 @functools.lru_cache(maxsize=None)
 def filter_curve(survey: str, band: str) -> tuple[np.ndarray, np.ndarray]:
-    """(wavelength [Angstrom], transmission) of one band, from speclite."""
+    """One band's response curve from speclite (cached).
+
+    Returns
+    -------
+    wavelength : ndarray (K,)
+        [Angstrom].
+    response : ndarray (K,)
+        Dimensionless photon-counting transmission.
+    """
     import speclite.filters
 
     s = get_survey(survey)
@@ -98,15 +132,56 @@ def filter_curve(survey: str, band: str) -> tuple[np.ndarray, np.ndarray]:
     return np.asarray(f.wavelength, dtype=float), np.asarray(f.response, dtype=float)
 
 
-def get_filters(survey: str, bands=None):
-    """speclite ``FilterSequence`` of ``survey`` (all bands or ``bands``)."""
+@functools.lru_cache(maxsize=64)
+def _load_sequence(names: tuple):
     import speclite.filters
 
+    return speclite.filters.load_filters(*names)
+
+
+def get_filters(survey: str = "hsc", bands=None):
+    """speclite filter curves of a survey's bands (cached).
+
+    Parameters
+    ----------
+    survey : str
+        Default survey (key of :data:`SURVEYS`).
+    bands : sequence of str, optional
+        Plain band names of ``survey`` and/or ``"<survey>_<band>"`` names of any
+        survey (e.g. ``["hsc_g", "wise_w1"]``). Default: all bands of ``survey``.
+
+    Returns
+    -------
+    speclite.filters.FilterSequence
+        One response curve per band, in the requested order (wavelengths in
+        Angstrom, dimensionless photon-counting responses).
+
+    Raises
+    ------
+    astrolab.errors.DataValidationError
+        Unknown survey or band; the message lists the available ones.
+    """
     s = get_survey(survey)
-    bands = list(bands) if bands is not None else list(s.bands)
+    bands = list(s.bands) if bands is None else ([bands] if isinstance(bands, str) else list(bands))
     names = []
     for b in bands:
-        if b.lower() not in s.bands:
-            raise invalid(f"band {b!r}", f"not a {s.name} band", f"use one of {list(s.bands)}")
-        names.append(s.speclite[s.bands.index(b.lower())])
-    return speclite.filters.load_filters(*names)
+        sv, name = parse_band(str(b), s.name)
+        info = get_survey(sv)
+        names.append(info.speclite[info.bands.index(name)])
+    return _load_sequence(tuple(names))
+
+
+def flux_err_from_depth(depth) -> np.ndarray:
+    """1σ flux error [nJy] of a background-limited measurement with 5σ depth ``depth`` [AB mag].
+
+    Parameters
+    ----------
+    depth : float or array_like
+        5σ limiting AB magnitude(s).
+
+    Returns
+    -------
+    numpy.ndarray
+        ``10**(-0.4 (depth - 31.4)) / 5`` [nJy], same shape as ``depth``.
+    """
+    return 10.0 ** (-0.4 * (np.asarray(depth, dtype=float) - 31.4)) / 5.0
