@@ -140,3 +140,33 @@ def test_raster_scatter_switches_on_threshold(rng):
     assert len(big.overlay_source.data["x"]) == expected.size
     big.set_range((0, 1), (0, 1))
     assert big.n_renders == 2 and big.source.data["dw"][0] == pytest.approx(1.0)
+
+
+def test_enable_inline_keeps_holoviews_display_off_the_cdn(rng):
+    """holoviews' notebook display (Renderer.components, the same path as an hv object as the last expression
+    of a cell) must not link panel's stylesheets from cdn.holoviz.org once enable_inline() ran."""
+    import json
+    import os
+
+    import holoviews as hv
+    import panel as pn
+
+    from astrolab import viz
+
+    viz.enable_inline(notebook=False)
+    assert os.environ["BOKEH_RESOURCES"] == "inline" and pn.config.inline
+    hist = pd.DataFrame({"epoch": [0, 1, 2], "train_loss": [3.0, 2.0, 1.0], "val_loss": [3.5, 2.5, 1.5]})
+    elements = [viz.scatter_points(rng.normal(size=50), rng.normal(size=50), title="s"),
+                viz.pit_histogram(rng.uniform(size=200)), viz.loss_curves(hist)]
+    renderer = hv.renderer("bokeh")
+    for el in elements:
+        data, _ = renderer.components(el)
+        text = json.dumps(data)
+        assert "cdn.holoviz.org" not in text and "cdn.bokeh.org" not in text, type(el).__name__
+    # the hook is what does it: with panel's inline flag off the CDN links come back
+    pn.config.inline = False
+    try:
+        data, _ = renderer.components(elements[0])
+        assert "cdn.holoviz.org" in json.dumps(data)
+    finally:
+        pn.config.inline = True

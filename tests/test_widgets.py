@@ -331,6 +331,75 @@ def _wait_for(cond, timeout=10.0):
     return cond()
 
 
+def test_training_panel_keeps_settings_the_estimator_does_not_report(tmp_path):
+    """A control for a derived setting (PhotometricRedshift's width/depth rebuild ``hidden``) starts at a
+    guess; it must not overwrite the estimator's architecture unless the user moves it."""
+
+    class Derived(FakeEstimator):
+        def param_space(self):
+            return {**super().param_space(), "width": ("int", 16, 1024)}
+
+        def set_params(self, **kw):
+            width = kw.pop("width", None)
+            if width is not None:
+                kw["hidden"] = int(width)
+            return super().set_params(**kw)
+
+    est = Derived(epochs=2, hidden=32)
+    panel = TrainingPanel(est, data=Table({"a": [1.0]}), run_dir=tmp_path)
+    assert panel.controls["width"].value == 16  # the guess
+    assert "width" not in panel.fit_settings() and panel.fit_settings()["hidden"] == 32
+    panel.start()
+    assert panel.wait(5) and est.hidden == 32 and panel.runs[-1]["status"] == "finished"
+    panel.controls["width"].value = 64  # the user asks for it
+    panel.start()
+    assert panel.wait(5) and est.hidden == 64 and panel.runs[-1]["settings"]["width"] == 64
+
+
+def test_training_panel_controls_start_at_photometric_redshift_architecture():
+    import astrolab
+
+    est = astrolab.PhotometricRedshift(bands=["g", "r", "i"], hidden=(48, 48, 48), epochs=3)
+    panel = TrainingPanel(est, data=Table({"a": [1.0]}))
+    assert panel.controls["width"].value == 48 and panel.controls["depth"].value == 3
+    assert panel.controls["epochs"].value == 3
+    assert "width" not in panel.fit_settings()
+
+
+def test_training_panel_writes_widgets_only_on_the_kernel_thread(tmp_path):
+    """Inside a running event loop (a Jupyter kernel) the training thread never writes a widget: Stop's
+    status message and the run's end would otherwise race on the same widget state."""
+    import asyncio
+
+    writers: dict[str, set] = {"progress": set(), "status": set(), "runs": set(), "stop": set()}
+
+    async def main():
+        panel = TrainingPanel(FakeEstimator(epochs=400), data=Table({"a": [1.0]}), run_dir=tmp_path)
+        panel.progress.observe(lambda ch: writers["progress"].add(threading.current_thread().name), "value")
+        panel.runs_html.observe(lambda ch: writers["runs"].add(threading.current_thread().name), "value")
+        panel.status.observe(lambda ch: writers["status"].add(threading.current_thread().name), "value")
+        panel.stop_button.observe(lambda ch: writers["stop"].add(threading.current_thread().name), "disabled")
+        panel.start()
+        while len(panel.history) < 5:
+            await asyncio.sleep(0.01)
+        panel.stop()
+        while panel.is_running:
+            await asyncio.sleep(0.01)
+        for _ in range(5):  # the queued redraw and _finish run on the loop
+            await asyncio.sleep(0.01)
+        return panel
+
+    panel = asyncio.run(main())
+    main_name = threading.current_thread().name
+    for name, threads in writers.items():
+        assert threads == {main_name}, f"{name} written from {threads}"
+    assert panel.last_error is None, panel.last_traceback
+    assert panel.runs[-1]["status"] == "stopped"
+    assert panel.progress.value == len(panel.history) >= 5
+    assert "stopped" in panel.runs_html.value and "stopped after" in panel.status.value
+    assert set(panel.curves.sources) == {"train_loss", "val_loss"}
+
+
 def test_training_panel_start_stop_resume(tmp_path):
     est = FakeEstimator()
     panel = TrainingPanel(est, data=Table({"a": [1.0]}), run_dir=tmp_path)
@@ -399,3 +468,161 @@ def test_training_panel_torch_module(tmp_path):
     assert panel.wait(60)
     assert panel.runs[0]["status"] == "finished", panel.message
     assert len(panel.history) == 3
+
+
+# ------------------------------------------------------- bokeh widgets: updates before the view exists
+# jupyter_bokeh serialises the document into ``render_bundle`` when the widget is created and sends later
+# changes as patches, which the front-end applies only to views that already exist. These tests check what
+# a view built later receives: the full state (comm open / request_state), the ``render_bundle`` update
+# messages, or the patches.
+def _bundle_source_data(bundle, source_id):
+    """``data`` of model ``source_id`` in a render bundle (dict, or the JSON string sent over the comm)."""
+    import json
+
+    from bokeh.document import Document
+
+    if isinstance(bundle, str):
+        bundle = json.loads(bundle)
+    (doc_json,) = bundle["docs_json"].values()
+    model = Document.from_json(doc_json).get_model_by_id(source_id)
+    return {k: np.asarray(v) for k, v in model.data.items()}
+
+
+def _figure_with_source():
+    from bokeh.models import ColumnDataSource
+    from bokeh.plotting import figure
+
+    src = ColumnDataSource({"x": [], "y": []})
+    fig = figure(width=200, height=150)
+    fig.scatter("x", "y", source=src)
+    return fig, src
+
+
+class _Recorder:
+    """Stands in for the comm's ``send``: keeps the messages the front-end would get."""
+
+    def __init__(self, widget):
+        self.msgs = []
+        widget.comm.send = lambda data=None, metadata=None, buffers=None: self.msgs.append(data)
+
+    def bundles(self):
+        return [m["state"]["render_bundle"] for m in self.msgs
+                if m.get("method") == "update" and "render_bundle" in m.get("state", {})]
+
+    def patches(self):
+        return [m for m in self.msgs if m.get("method") == "custom" and m["content"].get("msg") == "patch"]
+
+
+def test_bokeh_widget_update_after_wrapping_reaches_a_later_view():
+    from jupyter_bokeh import BokehModel
+
+    from astrolab.widgets._base import bokeh_widget
+
+    # the bug, with jupyter_bokeh alone: the bundle a view is built from keeps the empty source
+    fig0, src0 = _figure_with_source()
+    plain = BokehModel(fig0)
+    src0.data = {"x": [1.0, 2.0], "y": [3.0, 4.0]}
+    assert _bundle_source_data(plain.get_state()["render_bundle"], src0.id)["x"].size == 0
+
+    fig, src = _figure_with_source()
+    w = bokeh_widget(fig, "demo")
+    assert w._view_count == 0  # the front-end is asked to report its views
+    assert {"astrolab-plot", "astrolab-plot-demo"} <= set(w._dom_classes)
+    src.data = {"x": np.arange(5.0), "y": np.arange(5.0) ** 2}
+    assert not w.bundle_is_current
+    got = _bundle_source_data(w.get_state()["render_bundle"], src.id)  # state sent to a new front-end model
+    np.testing.assert_array_equal(got["y"], [0.0, 1.0, 4.0, 9.0, 16.0])
+    assert w.bundle_is_current and w.n_bundle_refreshes == 1
+    np.testing.assert_array_equal(_bundle_source_data(w.render_bundle, src.id)["x"], np.arange(5.0))
+    # displaying the widget (or a panel holding it) refreshes first
+    src.data = {"x": [7.0], "y": [8.0]}
+    w._repr_mimebundle_()
+    np.testing.assert_array_equal(_bundle_source_data(w.render_bundle, src.id)["x"], [7.0])
+    w.close()
+
+
+def test_bokeh_widget_refreshes_once_per_kernel_handler():
+    """In a kernel (an asyncio loop runs the handlers), changes made without a view are coalesced into one
+    ``render_bundle`` update sent when the handler returns -- also when they come from a worker thread."""
+    import asyncio
+    import threading
+
+    from astrolab.widgets._base import bokeh_widget
+
+    async def handler():
+        fig, src = _figure_with_source()
+        w = bokeh_widget(fig)
+        rec = _Recorder(w)
+        for k in range(1, 6):  # e.g. a panel drawing its first object in __init__
+            src.data = {"x": np.arange(float(k)), "y": np.ones(k)}
+        assert rec.bundles() == []  # not yet: one refresh at the end of the handler
+        await asyncio.sleep(0)
+        (bundle,) = rec.bundles()
+        assert _bundle_source_data(bundle, src.id)["x"].size == 5
+        assert w.n_bundle_refreshes == 1 and w.bundle_is_current
+
+        # a worker thread (TrainingPanel's) hands the refresh over to the kernel loop
+        th = threading.Thread(target=lambda: setattr(src, "data", {"x": [1.0, 2.0, 3.0], "y": [1.0, 2.0, 3.0]}))
+        th.start()
+        th.join()
+        for _ in range(100):
+            await asyncio.sleep(0.01)
+            if len(rec.bundles()) == 2:
+                break
+        assert len(rec.bundles()) == 2
+        assert _bundle_source_data(rec.bundles()[-1], src.id)["x"].tolist() == [1.0, 2.0, 3.0]
+        w.close()
+
+    asyncio.run(handler())
+
+
+def test_bokeh_widget_with_views_sends_patches_and_refreshes_for_a_new_view():
+    from astrolab.widgets._base import bokeh_widget
+
+    fig, src = _figure_with_source()
+    w = bokeh_widget(fig)
+    rec = _Recorder(w)
+    w.set_state({"_view_count": 1})  # the front-end reports a displayed view
+    assert w.has_views
+    src.stream({"x": [1.0], "y": [2.0]})
+    src.stream({"x": [2.0], "y": [3.0]})
+    assert len(rec.patches()) >= 2 and rec.bundles() == []  # cheap patches, no re-render of the view
+    assert not w.bundle_is_current
+    w.set_state({"_view_count": 2})  # shown again: the new view was built from the old bundle
+    (bundle,) = rec.bundles()
+    assert _bundle_source_data(bundle, src.id)["x"].tolist() == [1.0, 2.0]
+    # a view taken out of a box and put back later (DataBrowser's detail plots)
+    w.set_state({"_view_count": 0})
+    src.data = {"x": [5.0, 6.0, 7.0], "y": [0.0, 0.0, 0.0]}
+    w.set_state({"_view_count": 1})
+    assert _bundle_source_data(rec.bundles()[-1], src.id)["x"].tolist() == [5.0, 6.0, 7.0]
+    w.close()
+
+
+def _plot_widget(panel, name):
+    from astrolab.widgets._bokeh import _iter_widgets
+
+    (w,) = [w for w in _iter_widgets(panel) if f"astrolab-plot-{name}" in getattr(w, "_dom_classes", ())]
+    return w
+
+
+def test_panels_filled_before_display_send_their_data(dataset):
+    """The panels of the browser bugs: a view built when the panel is displayed gets the data."""
+    b = DataBrowser(dataset)
+    table = _plot_widget(b, "table")
+    b._repr_mimebundle_()  # display(browser)
+    rows = _bundle_source_data(table.render_bundle, b.table_source.id)
+    assert rows["object_id"].size == N and rows["object_id"][0] == 1000
+    # a selection puts the detail plots on screen after updating them (a comm handler, no display call)
+    b.selection = {1003}
+    spectrum = b._plots["spectra"]
+    assert b._boxes["spectra"].children == (spectrum,)
+    state = spectrum.get_state()  # what the front-end model holds once the handler's refresh ran
+    assert _bundle_source_data(state["render_bundle"], b.spectrum_view.sources["flux"].id)["x"].size == 300
+
+    v = LightCurveViewer(dataset.lightcurves)
+    v._repr_mimebundle_()
+    for name, view in (("lightcurve", v.raw_view), ("folded", v.folded_view)):
+        w = _plot_widget(v, name)
+        assert w.bundle_is_current
+        assert _bundle_source_data(w.render_bundle, view.source.id)["x"].size in (120, 240)

@@ -258,6 +258,14 @@ class PhotometricRedshift:
         self.__init__(**current)
         return self
 
+    def param_values(self) -> dict:
+        """Current value of every :meth:`param_space` entry, including the derived ``width`` (units per
+        hidden layer, ``hidden[0]``) and ``depth`` (number of hidden layers)."""
+        values = {k: v for k, v in self.get_params().items() if k in self._PARAM_SPACE}
+        values["width"] = int(self.hidden[0]) if self.hidden else 0
+        values["depth"] = len(self.hidden)
+        return values
+
     def param_space(self) -> dict:
         """Widget-friendly ranges: name -> ("int"|"log"|"float", lo, hi) or ("choice", options)."""
         return copy.deepcopy(self._PARAM_SPACE)

@@ -37,13 +37,23 @@ _INLINE_DONE = False
 
 
 def enable_inline(notebook: bool | None = None) -> None:
-    """Use inline BokehJS resources and the bokeh backend of holoviews (idempotent).
+    """Use inline BokehJS and panel resources and the bokeh backend of holoviews (idempotent).
 
     Sets ``BOKEH_RESOURCES=inline`` (bokeh never fetches BokehJS from a CDN),
     selects holoviews' bokeh backend, and -- inside a Jupyter kernel -- loads
     the holoviews notebook extension with ``inline=True``. Widgets made by
     :mod:`astrolab.widgets` travel through ``jupyter_bokeh``, whose front-end
     bundles BokehJS, so they need no network either.
+
+    It also sets ``panel.config.inline = True`` and installs a panel
+    preprocessing hook that swaps the stylesheets panel links from
+    ``cdn.holoviz.org`` (``css/loading.css``, ``css/listpanel.css``,
+    ``bundled/theme/default.css``, ``bundled/theme/native.css``) for inline
+    copies from the installed panel package. Without it a holoviews object
+    displayed as the last expression of a cell (holoviews' own display hook,
+    which renders through panel but ignores ``inline``) makes the browser fetch
+    those four files from the CDN -- and ``BOKEH_RESOURCES=inline`` is what
+    makes panel pick the CDN for them. Offline machines (HPC nodes) need neither.
 
     Parameters
     ----------
@@ -68,6 +78,7 @@ def enable_inline(notebook: bool | None = None) -> None:
             notebook = ip is not None and getattr(ip, "kernel", None) is not None
         except Exception:  # pragma: no cover
             notebook = False
+    _inline_panel_resources()
     if notebook:
         try:
             hv.extension("bokeh", logo=False, inline=True)
@@ -78,6 +89,40 @@ def enable_inline(notebook: bool | None = None) -> None:
 
         hv.Store.set_current_backend("bokeh")
     _INLINE_DONE = True
+
+
+def _inline_panel_resources() -> None:
+    """``panel.config.inline = True`` and the stylesheet hook (see :func:`enable_inline`)."""
+    try:
+        import panel as pn
+        from panel.viewable import Viewable
+    except Exception:  # pragma: no cover - panel comes with holoviews
+        return
+    pn.config.inline = True
+    hooks = Viewable._preprocessing_hooks
+    if _inline_stylesheets_hook not in hooks:
+        hooks.append(_inline_stylesheets_hook)
+
+
+def _inline_stylesheets_hook(viewable, root) -> None:
+    """panel preprocessing hook: CDN stylesheets of ``root``'s models -> inline copies.
+
+    Runs on every model panel renders (``get_root``: holoviews' notebook display,
+    ``pn.panel``, panel's ipywidgets); does nothing unless ``panel.config.inline``.
+    A stylesheet with no local copy is left as it is.
+    """
+    try:
+        import panel as pn
+
+        if not pn.config.inline:
+            return
+        from bokeh.models import UIElement
+        from panel.io.notebook import patch_inline_stylesheets
+
+        for model in root.select({"type": UIElement}):
+            patch_inline_stylesheets(model)
+    except Exception:  # pragma: no cover - never break a plot for its styling
+        pass
 
 
 _PLOTS = {"scatter_points", "pdf_curves", "pit_histogram", "coverage_plot", "image_cutouts", "rgb_composite",

@@ -19,13 +19,15 @@ _LEVEL_COLORS = {"info": "#31708f", "warning": "#8a6d3b", "error": "#a94442", "o
 
 
 def bokeh_widget(fig, name: str = "plot"):
-    """Wrap a bokeh model in ``jupyter_bokeh.BokehModel`` (synced over the Jupyter comm).
+    """Wrap a bokeh model in a :class:`~astrolab.widgets._bokeh.LiveBokehModel` (synced over the Jupyter comm).
 
+    A ``jupyter_bokeh.BokehModel`` that also shows changes made before its view
+    is on screen, so a panel may fill a plot before or after displaying it.
     The widget gets the CSS classes ``astrolab-plot`` and ``astrolab-plot-<name>``.
     """
-    from jupyter_bokeh import BokehModel
+    from astrolab.widgets._bokeh import LiveBokehModel
 
-    w = BokehModel(fig)
+    w = LiveBokehModel(fig)
     w.add_class("astrolab-plot")
     w.add_class(f"astrolab-plot-{name}")
     return w
@@ -143,6 +145,14 @@ class Panel(W.VBox):
 
     def _on_selection(self, ids: np.ndarray, source: Any) -> None:  # pragma: no cover - overridden
         """Redraw for new selected ids (sorted array); ``source`` is who changed it."""
+
+    # --------------------------------------------------------------- display
+    def _repr_mimebundle_(self, **kwargs):
+        # Plots filled before display: make the views about to be built start from the current data.
+        from astrolab.widgets._bokeh import refresh_stale
+
+        refresh_stale(self)
+        return super()._repr_mimebundle_(**kwargs)
 
     # ---------------------------------------------------------------- status
     def show_message(self, text: str, level: str = "info") -> None:

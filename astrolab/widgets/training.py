@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import html
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import ipywidgets as W
 import numpy as np
@@ -17,6 +18,9 @@ from astrolab.viz.live import LinesView
 from astrolab.widgets._base import Panel, bokeh_widget, guarded
 
 __all__ = ["TrainingPanel", "SimpleHistory"]
+
+# history columns kept out of the loss/metric curves (other scales; still in ``panel.history``)
+_NOT_CURVES = frozenset({"epoch", "lr", "elapsed_s", "time_s", "step"})
 
 
 class SimpleHistory:
@@ -104,7 +108,7 @@ class TrainingPanel(Panel):
     estimator_or_model : estimator or torch.nn.Module
         Either an astrolab-style estimator (``get_params()``, ``fit(data, ...,
         run_dir=, history=, stop_event=, resume=, device=)``, optional
-        ``param_space()`` and ``set_params(**kw)``), or a torch module trained with
+        ``param_space()``, ``param_values()`` and ``set_params(**kw)``), or a torch module trained with
         :func:`astrolab.train.fit` (then pass ``data`` as a torch Dataset and
         ``loss_fn`` unless the module defines ``loss``).
     data : table or torch.utils.data.Dataset
@@ -162,12 +166,22 @@ class TrainingPanel(Panel):
         self._stop = threading.Event()
         self._rows: list[dict] = []
         self._lock = threading.Lock()
+        # the kernel's event loop and its thread, where widgets and plots are written (see _on_kernel_thread)
+        try:
+            self._loop = asyncio.get_running_loop()
+        except RuntimeError:
+            self._loop = None
+        self._loop_thread = threading.current_thread()
+        self._draw_pending = False
         self.last_error: BaseException | None = None
+        self.last_traceback: str = ""
 
         # ---- controls
         self.controls: dict[str, W.Widget] = {}
         if self.mode == "estimator":
             params = dict(estimator_or_model.get_params())
+            if callable(getattr(estimator_or_model, "param_values", None)):  # derived settings (width, depth)
+                params.update(estimator_or_model.param_values())
             space = dict(estimator_or_model.param_space()) if hasattr(estimator_or_model, "param_space") else {}
             for name, spec in space.items():
                 w = _control_for(name, spec, params.get(name))
@@ -187,6 +201,13 @@ class TrainingPanel(Panel):
             self.controls["lr"] = _control_for("lr", ("log", 1e-5, 1e-1), 1e-3)
         for w in self.controls.values():
             w.add_class("astrolab-param")
+        # Controls for settings the estimator does not report in get_params() (PhotometricRedshift's
+        # width/depth, which rebuild ``hidden``) start at a guess: pass them on only once the user moved them.
+        reported = set(estimator_or_model.get_params()) if self.mode == "estimator" else set(self.controls)
+        self._touched = set(reported)
+        for name, w in self.controls.items():
+            if name not in reported:
+                w.observe(lambda ch, name=name: self._touched.add(name), names="value")
         devices = ["auto", "cpu"]
         try:
             import torch
@@ -211,6 +232,7 @@ class TrainingPanel(Panel):
         self.progress.add_class("astrolab-progress")
         self.progress_label = W.HTML("")
         self.curves = LinesView((), "loss and metrics", "epoch", "value", 560, 300, y_axis_type="log")
+        self.curves_widget = bokeh_widget(self.curves.figure, "curves")
         self.runs_html = W.HTML("")
         self.runs_html.add_class("astrolab-runs")
         self.children = [
@@ -218,7 +240,7 @@ class TrainingPanel(Panel):
             W.VBox(list(self.controls.values()), layout=W.Layout(flex_flow="row wrap", display="flex")),
             W.HBox([self.device_dd, self.start_button, self.stop_button, self.resume_button]),
             W.HBox([self.progress, self.progress_label]),
-            bokeh_widget(self.curves.figure, "curves"),
+            self.curves_widget,
             self.runs_html,
             self.status,
         ]
@@ -244,6 +266,11 @@ class TrainingPanel(Panel):
     def settings(self) -> dict:
         """Current values of the generated controls (name -> value)."""
         return {k: w.value for k, w in self.controls.items()}
+
+    def fit_settings(self) -> dict:
+        """The settings a run uses: controls of parameters the estimator reports, and any other control
+        the user changed (e.g. ``width``/``depth`` of :class:`astrolab.PhotometricRedshift`)."""
+        return {k: v for k, v in self.settings().items() if k in self._touched}
 
     def _epochs(self) -> int:
         s = self.settings()
@@ -277,7 +304,7 @@ class TrainingPanel(Panel):
         if resume and not self.runs:
             self.show_message("Nothing to resume yet: press Start first.", "warning")
             return
-        settings = self.settings()
+        settings = self.fit_settings()
         if resume:
             run = self.runs[-1]
             run_dir = Path(run["run_dir"])
@@ -309,6 +336,7 @@ class TrainingPanel(Panel):
         self.show_message(("Resuming" if resume else "Starting") + f" run {run['run']} on "
                           f"{self.device_dd.value} ...", "info")
         self._render_runs()
+        self._draw_pending = False
         self._thread = threading.Thread(target=self._train, args=(run, run_dir, resume, settings),
                                         name=f"astrolab-train-{run['run']}", daemon=True)
         self._thread.start()
@@ -353,27 +381,23 @@ class TrainingPanel(Panel):
             if self._stop.is_set():
                 status = "stopped"
         except Exception as exc:  # noqa: BLE001 - shown in the panel
-            self.last_error = exc
+            self._record_error(exc)
             status = f"error: {type(exc).__name__}: {exc}"
         finally:
             run["time_s"] = self._t_before + time.perf_counter() - self._t0
             run["status"] = status
             ckpt = run_dir / "checkpoints" / "last.pt"
             run["checkpoint"] = str(ckpt) if ckpt.exists() else None
-            self._finish(run, status)
+            self._on_kernel_thread(lambda: self._finish(run, status))
 
     def _on_epoch(self, run, row):
+        """Training thread: record the epoch, then ask the kernel's thread to redraw."""
         row = {k: (float(v) if isinstance(v, (int, float, np.number)) and k != "epoch" else v)
                for k, v in dict(row).items()}
         with self._lock:
             self._rows.append(row)
             rows = list(self._rows)
         try:
-            frame_cols = [k for k in row if k != "epoch" and isinstance(row[k], float)]
-            epochs = [r.get("epoch", i) for i, r in enumerate(rows)]
-            for col in frame_cols:
-                ys = [r.get(col, np.nan) for r in rows]
-                self.curves.update(col, epochs, ys)
             run["epochs"] = len(rows)
             key = next((k for k in (self.metric, "val_loss", "train_loss", "loss") if k in row), None)
             if key is not None:
@@ -382,11 +406,68 @@ class TrainingPanel(Panel):
                     run["best"] = float(np.nanmin(vals))
                     run["best_metric"] = key
             run["time_s"] = self._t_before + time.perf_counter() - self._t0
+            self._request_display()
+        except Exception as exc:  # never kill the training because of the display
+            self._record_error(exc)
+
+    def _record_error(self, exc: BaseException) -> None:
+        """Keep ``exc`` and its formatted traceback (``last_error``, ``last_traceback``)."""
+        import traceback
+
+        self.last_error = exc
+        self.last_traceback = "".join(traceback.format_exception(exc))
+
+    def _on_kernel_thread(self, fn: Callable[[], None]) -> None:
+        """Run ``fn`` on the kernel's event loop thread (now, if this is that thread or there is no loop).
+
+        Widgets and bokeh documents are not thread-safe: written from the training thread while the
+        kernel's thread handles a click (Stop) or the browser's range updates, an ipywidget's pending
+        state set or a bokeh document changed under iteration ("Set changed size during iteration")
+        and new lines reached the browser broken. So the training thread only records data and asks;
+        every widget and plot is written by the kernel's thread.
+        """
+        loop = self._loop
+        if loop is None or threading.current_thread() is self._loop_thread or loop.is_closed():
+            fn()
+            return
+
+        def guarded_fn():
+            try:
+                fn()
+            except Exception as exc:  # never break the kernel loop because of the display
+                self._record_error(exc)
+
+        try:
+            loop.call_soon_threadsafe(guarded_fn)
+        except RuntimeError:  # loop closed meanwhile
+            fn()
+
+    def _request_display(self):
+        """Redraw curves, progress and the runs table on the kernel's thread (once per burst of epochs)."""
+        if self._loop is not None and threading.current_thread() is not self._loop_thread:
+            with self._lock:
+                if self._draw_pending:
+                    return
+                self._draw_pending = True
+        self._on_kernel_thread(self._draw_display)
+
+    def _draw_display(self):
+        with self._lock:
+            self._draw_pending = False
+            rows = list(self._rows)
+        if not rows:
+            return
+        try:
+            last = rows[-1]
+            cols = [k for k in last if k not in _NOT_CURVES and isinstance(last[k], float)]
+            epochs = [r.get("epoch", i) for i, r in enumerate(rows)]
+            for col in cols:
+                self.curves.update(col, epochs, [r.get(col, np.nan) for r in rows])
             self.progress.value = min(len(rows), self.progress.max)
             self.progress_label.value = f"<span>epoch {len(rows)} / {self.progress.max}</span>"
             self._render_runs()
-        except Exception as exc:  # never kill the training because of the display
-            self.last_error = exc
+        except Exception as exc:  # never break the kernel loop because of the display
+            self._record_error(exc)
 
     def _finish(self, run, status):
         self.start_button.disabled = False
