@@ -22,6 +22,8 @@ _LAZY = {
     "SURVEYS": "astrolab.sim.filters",
     "get_filters": "astrolab.sim.filters",
     "band_names": "astrolab.sim.filters",
+    "simulate_multisurvey": "astrolab.sim.images",
+    "render_images": "astrolab.sim.images",
 }
 
 __all__ = list(_LAZY)
