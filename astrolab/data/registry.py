@@ -30,11 +30,30 @@ class DatasetSpec:
     options: str = ""
 
 
+#: SHA-256 of the bundled real data files, verified on load (truncated or altered files fail loudly).
+_SHA256 = {
+    "chronoflow/prot_catalogue.csv": "4a2065117178a39b300066905425ea98a61c486ac43ebd91d08a2a49d57354f4",
+    "piczl_demo/run_catalog.fits": "a7eb00ff05ae7d4fbe65f0585a27850ce2b5f61c9ac9bc006ed7af46476a6d12",
+    "piczl_demo/run_images.npz": "8733f4325c1c8399e6f09c6ce5a6869be067c804fad6c3517150b27589586eb1",
+    "piczl_demo/train_catalog.fits": "5cbed327aa7d18df32cc7c906370248c04099dcbe640f6d8b413694a2de965f2",
+    "piczl_demo/train_images.npz": "25c5fd8b806f4405c268e8a674bf461ac66708173d9ad7daf62ac9c2cc1d2ffc",
+}
+
+
 def _path(*parts):
     path = config.data_dir().joinpath(*parts)
     if not path.exists():
         raise invalid(f"bundled data file {path}", "is missing",
                       "run from a full astrolab checkout or set ASTROLAB_DATA to the folder holding data/")
+    want = _SHA256.get("/".join(parts))
+    if want is not None:
+        import hashlib
+
+        have = hashlib.sha256(path.read_bytes()).hexdigest()
+        if have != want:
+            raise invalid(f"bundled data file {path}", f"is corrupt or truncated (sha256 {have[:12]}... differs "
+                          f"from the bundled {want[:12]}..., {path.stat().st_size} bytes)",
+                          "restore it from the repository (git checkout -- data/) or re-download astrolab")
     return path
 
 
@@ -144,4 +163,16 @@ def load_dataset(name: str, **options):
     **options
         Passed to the loader (see :func:`dataset_info`).
     """
-    return _spec(name).loader(**options)
+    import zipfile
+
+    from astrolab.errors import AstrolabError
+
+    spec = _spec(name)
+    try:
+        return spec.loader(**options)
+    except AstrolabError:
+        raise
+    except (OSError, EOFError, KeyError, ValueError, zipfile.BadZipFile) as exc:  # unreadable bundled file
+        raise invalid(f"dataset {spec.name!r} (files in {config.data_dir()})",
+                      f"could not be read ({type(exc).__name__}: {exc})",
+                      "restore the bundled data (git checkout -- data/) or check ASTROLAB_DATA") from exc
