@@ -193,7 +193,7 @@ from astrolab.sim.galaxies import simulate_galaxies
 from astrolab.widgets import TrainingPanel
 
 table = simulate_galaxies(1500, survey="hsc", seed=0)
-estimator = astrolab.PhotometricRedshift(bands=["g", "r", "i", "z", "y"], hidden=(32,), n_bins=50, epochs=40,
+estimator = astrolab.PhotometricRedshift(bands=["g", "r", "i", "z", "y"], hidden=(32,), n_bins=50, epochs=300,
                                          progress=False)
 panel = TrainingPanel(estimator, table)
 display(panel)""",

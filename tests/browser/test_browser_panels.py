@@ -299,13 +299,13 @@ def test_training_panel_photometric_redshift(open_nb, browser_context, request):
     # epochs are short (~0.1 s): watch the label in the page and press Stop once two epochs are shown
     # (the first epoch waits for torch/lightning to import)
     page.wait_for_function(_JS_EPOCH_AT_LEAST, arg=[scope, 2], polling="raf", timeout=120_000)
-    assert _epoch(panel) < 40, f"the run ended before Stop could be pressed: {_text(panel)[:300]!r}"
+    assert _epoch(panel) < 300, f"the run ended before Stop could be pressed: {_text(panel)[:300]!r}"
     stop.click()
     nb.element_screenshot(panel, "running")
     m = _wait_text(panel.locator(".astrolab-status"), r"Run 1 (\w+) after (\d+) epoch", timeout=60)
     assert m.group(1) == "stopped", f"run 1 {m.group(1)} (status: {_text(panel.locator('.astrolab-status'))!r})"
     stopped_at = _epoch(panel)
-    assert 2 <= stopped_at < 40 and int(m.group(2)) == stopped_at
+    assert 2 <= stopped_at < 300 and int(m.group(2)) == stopped_at
     assert start.is_enabled() and stop.is_disabled()
     time.sleep(1.5)  # several epochs' time: it would have advanced by now
     assert _epoch(panel) == stopped_at, "training kept running after Stop"
