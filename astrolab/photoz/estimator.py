@@ -283,9 +283,23 @@ class PhotometricRedshift:
         return 0.5 * (e[1:] + e[:-1])
 
     def _check_table(self, table, what: str):
-        from astrolab.data.catalog import validate_catalog
+        from astrolab.data.catalog import ERR_PATTERNS, validate_catalog
 
-        return validate_catalog(table, required=self.bands, name=f"PhotometricRedshift {what}", id_col=None)
+        cols = getattr(table, "colnames", None) or list(getattr(table, "columns", []))
+        id_col = "object_id" if "object_id" in cols else None  # ids, when present, must be unique
+        table = validate_catalog(table, required=self.bands, name=f"PhotometricRedshift {what}", id_col=id_col)
+        for band in self.bands:  # magnitude errors are 1-sigma >= 0 (NaN or a -99 sentinel = unknown)
+            for pattern in ERR_PATTERNS:
+                name = pattern.format(band=band)
+                if name not in table.colnames or table[name].dtype.kind not in "fiu":
+                    continue
+                err = np.ma.filled(np.ma.asarray(table[name], dtype=np.float64), np.nan)
+                neg = np.isfinite(err) & (err < 0) & ~np.isin(err, (-99.0, -999.0))
+                if neg.any():
+                    raise invalid(f"PhotometricRedshift {what}, column {name!r}",
+                                  f"{int(neg.sum())} negative magnitude error(s) (rows {np.flatnonzero(neg)[:5].tolist()})",
+                                  "errors are 1-sigma >= 0; set NaN where the error is unknown, or drop those rows")
+        return table
 
     def _redshifts(self, table, z) -> np.ndarray:
         if isinstance(z, str):

@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import functools
 
+import astropy.units as u
 import numpy as np
 
 from astrolab.errors import invalid
@@ -274,8 +275,35 @@ class TemplateFitter:
                           f"no {[f'{c}_flux' for c in missing]} / {[f'{c}_flux_err' for c in missing]} columns",
                           "provide fluxes and errors in nJy (as simulate_galaxies writes them), or build the "
                           f"fitter with bands= listing only the bands present (available: {self.bands})")
-        flux = np.column_stack([np.asarray(table[f"{c}_flux"], float) for c in self.bands])
-        err = np.column_stack([np.asarray(table[f"{c}_flux_err"], float) for c in self.bands])
+        if len(table) == 0:
+            raise invalid("TemplateFitter input table", "has no rows", "pass at least one object")
+        if "object_id" in names:
+            uniq, counts = np.unique(np.asarray(table["object_id"]), return_counts=True)
+            if np.any(counts > 1):
+                raise invalid("TemplateFitter input table['object_id']",
+                              f"{int(np.sum(counts > 1))} duplicate id(s), e.g. {uniq[counts > 1][:5].tolist()}",
+                              "make object ids unique (drop or merge duplicate rows)")
+
+        def njy(name):
+            col = table[name]
+            unit = getattr(col, "unit", None)
+            values = np.asarray(getattr(col, "value", col), dtype=float)
+            if unit is None or unit == u.dimensionless_unscaled or unit == u.nJy:
+                return values
+            try:
+                return u.Quantity(values, unit).to_value(u.nJy)
+            except u.UnitsError:
+                raise invalid(f"TemplateFitter input table, column {name!r}", f"unit {unit} is not a flux density",
+                              "pass fluxes and errors in nJy (or another f_nu unit such as uJy)") from None
+
+        flux = np.column_stack([njy(f"{c}_flux") for c in self.bands])
+        err = np.column_stack([njy(f"{c}_flux_err") for c in self.bands])
+        neg = np.isfinite(err) & (err < 0)
+        if neg.any():
+            cols = sorted({f"{self.bands[j]}_flux_err" for j in np.flatnonzero(neg.any(axis=0))})
+            raise invalid(f"TemplateFitter input table, column(s) {cols}",
+                          f"{int(neg.sum())} negative flux error(s) (rows {np.flatnonzero(neg.any(axis=1))[:5].tolist()})",
+                          "errors are 1-sigma >= 0; set NaN where unknown, or drop those rows")
         ok = np.isfinite(flux) & np.isfinite(err) & (err > 0)
         empty = ~ok.any(axis=1)
         if empty.any():
