@@ -87,7 +87,8 @@ def _explain(exc: BaseException) -> str:
     if isinstance(exc, requests.HTTPError):
         code = getattr(getattr(exc, "response", None), "status_code", "?")
         return f"HTTP error {code} ({exc})"
-    if isinstance(exc, (requests.exceptions.ChunkedEncodingError, requests.exceptions.ContentDecodingError)):
+    if isinstance(exc, (requests.exceptions.ChunkedEncodingError, requests.exceptions.ContentDecodingError)) or \
+            "IncompleteRead" in str(exc):
         return f"the reply was truncated or garbled in transit ({name}: {exc})"
     if isinstance(exc, requests.ConnectionError):
         return f"cannot connect ({name}: {exc})"
