@@ -170,3 +170,21 @@ def test_enable_inline_keeps_holoviews_display_off_the_cdn(rng):
         assert "cdn.holoviz.org" in json.dumps(data)
     finally:
         pn.config.inline = True
+
+
+def test_rasterizer_warm_up_is_idempotent_and_can_be_disabled(monkeypatch):
+    from astrolab.viz import compute
+
+    import astrolab.widgets  # noqa: F401 - starts the warm-up
+
+    first = compute.warm_up_rasterizer(block=True)
+    assert first is not None and not first.is_alive()
+    assert compute.warm_up_rasterizer() is first  # once per process
+    monkeypatch.setenv("ASTROLAB_WARMUP", "0")
+    assert compute.warm_up_rasterizer() is None
+    # the compiled pipeline still rasterises real data correctly afterwards
+    import pandas as pd
+
+    frame = pd.DataFrame({"x": [0.1, 0.9], "y": [0.1, 0.9]})
+    rgba, xr, yr = compute.rasterize_points(frame, "x", "y", (0, 1), (0, 1), 10, 10)
+    assert rgba.shape == (10, 10) and (rgba != 0).sum() == 2 and xr == (0.0, 1.0)

@@ -497,6 +497,54 @@ def rasterize_points(data: Any, x: str = "x", y: str = "y", x_range=None, y_rang
     return rgba, x_range, y_range
 
 
+_WARM_UP: dict = {"thread": None}
+
+
+def warm_up_rasterizer(block: bool = False):
+    """Import datashader and compile (numba JIT) the rasterisers the live scatter views use.
+
+    The first datashader aggregation in a process compiles its kernels (a few
+    seconds on a laptop core); doing it on 100 dummy points in a daemon thread
+    while the user is still loading data makes the first 10^6-point explorer
+    render at warm speed. Idempotent; ``ASTROLAB_WARMUP=0`` disables it.
+
+    Parameters
+    ----------
+    block : bool
+        Wait for the warm-up to finish.
+
+    Returns
+    -------
+    threading.Thread or None
+        The warm-up thread (None when disabled).
+    """
+    import os
+    import threading
+
+    if os.environ.get("ASTROLAB_WARMUP", "1") == "0":
+        return None
+    if _WARM_UP["thread"] is None:
+        def run():
+            try:
+                import pandas as pd
+
+                rng = np.random.default_rng(0)
+                frame = pd.DataFrame({"x": rng.random(100), "y": rng.random(100), "_c": rng.random(100),
+                                      "_k": pd.Categorical(rng.choice(["a", "b"], 100))})
+                rasterize_points(frame, "x", "y", (0, 1), (0, 1), 40, 30)
+                rasterize_points(frame, "x", "y", (0, 1), (0, 1), 40, 30, color_by="_c")
+                rasterize_points(frame, "x", "y", (0, 1), (0, 1), 40, 30, color_by="_k")
+                rasterize_points(frame, "x", "y", (0, 1), (0, 1), 40, 30, color="#ff0000", how="linear")
+            except Exception:  # pragma: no cover - a warm-up never breaks anything
+                pass
+
+        _WARM_UP["thread"] = threading.Thread(target=run, name="astrolab-datashader-warmup", daemon=True)
+        _WARM_UP["thread"].start()
+    if block:
+        _WARM_UP["thread"].join()
+    return _WARM_UP["thread"]
+
+
 _VIRIDIS = ["#440154", "#3b528b", "#21918c", "#5ec962", "#fde725"]
 _CATEGORY10 = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
                "#bcbd22", "#17becf"]

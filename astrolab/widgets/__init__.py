@@ -13,6 +13,10 @@ Panels
 - :class:`EmbeddingExplorer` -- PCA/UMAP map of latents, up to 10^6 points;
 - :class:`LightCurveViewer` -- raw and folded light curves with a periodogram.
 
+Importing this module starts :func:`astrolab.viz.compute.warm_up_rasterizer`
+in a daemon thread (datashader's JIT compile, a few seconds of one core), so
+the first large scatter renders at warm speed; ``ASTROLAB_WARMUP=0`` turns it off.
+
 Linked views share one :class:`astrolab.selection.Selection`: pass
 ``selection=other.selection_model`` or call :func:`link`.
 """
@@ -26,6 +30,10 @@ from astrolab.widgets.embedding import EmbeddingExplorer
 from astrolab.widgets.lightcurves import LightCurveViewer
 from astrolab.widgets.pdf_explorer import PDFExplorer
 from astrolab.widgets.training import TrainingPanel
+
+from astrolab.viz.compute import warm_up_rasterizer as _warm_up_rasterizer
+
+_warm_up_rasterizer()
 
 __all__ = ["DataBrowser", "TrainingPanel", "PDFExplorer", "EmbeddingExplorer", "LightCurveViewer", "Panel",
            "Selection", "link"]
