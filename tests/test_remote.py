@@ -616,3 +616,45 @@ def test_input_validation_before_any_request(replay):
     with pytest.raises(DataValidationError, match="bands"):
         remote.sdss_cutouts(RA, DEC, bands="gq")
     assert replay.requests == []
+
+
+# ------------------------------------------------------------------------------- notebook helpers
+
+
+def test_fetch_or_fallback_uses_archive_cache_then_simulator(replay, capsys):
+    sim = Table({"object_id": [1], "ra": [RA], "dec": [DEC]})
+    # offline, not cached: the simulator, with the ArchiveError message kept
+    got = remote.fetch_or_fallback(lambda: remote.allwise(RA, DEC, 5, offline=True), lambda: sim,
+                                   archive_label="AllWISE", fallback_label="simulated")
+    assert got.source == "fallback" and got.data is sim and "not in the cache" in got.error
+    assert "using simulated (archive unavailable: IRSA (allwise_p3as_psd): offline mode" in capsys.readouterr().out
+    # online: the archive; then offline: the cache (still 'archive')
+    replay.add("POST", IRSA_TAP, votable_bytes(allwise_table(2)))
+    got = remote.fetch_or_fallback(lambda: remote.allwise(RA, DEC, 5), lambda: sim, archive_label="AllWISE",
+                                   fallback_label="simulated", verbose=False)
+    assert got.source == "archive" and len(got.data) == 2 and got.error is None
+    got = remote.fetch_or_fallback(lambda: remote.allwise(RA, DEC, 5, offline=True), lambda: sim,
+                                   archive_label="AllWISE", fallback_label="simulated", verbose=False)
+    assert got.source == "archive" and len(got.data) == 2
+    # bad arguments are not hidden by the fallback
+    from astrolab.errors import DataValidationError
+
+    with pytest.raises(DataValidationError):
+        remote.fetch_or_fallback(lambda: remote.allwise(RA, 95, 5), lambda: sim, archive_label="a",
+                                 fallback_label="b")
+
+
+def test_crossmatch_nearest_within_radius():
+    left = Table({"object_id": [1, 2, 3], "ra": [RA, RA + 0.01, RA + 0.02], "dec": [DEC, DEC, DEC],
+                  "g": [20.0, 21.0, 22.0]})
+    right = Table({"object_id": ["a", "b"], "ra": [RA + 0.3 / 3600, RA + 0.01 + 3 / 3600], "dec": [DEC, DEC],
+                   "W1": [15.0, 16.0], "flag": [True, True]})
+    right["W1"].unit = u.mag
+    out = remote.crossmatch(left, right, radius=1.0)
+    assert out.colnames == ["object_id", "ra", "dec", "g", "sep_arcsec", "object_id_2", "W1", "flag"]
+    assert list(out["object_id_2"]) == ["a", "", ""]                 # the 2nd is 3" away: beyond 1"
+    assert out["W1"][0] == 15.0 and np.isnan(out["W1"][1]) and out["W1"].unit == u.mag
+    assert out["sep_arcsec"][0] == pytest.approx(0.3 * np.cos(np.radians(DEC)), rel=1e-3)
+    assert list(out["flag"]) == [True, False, False]
+    wide = remote.crossmatch(left, right, radius=5 * u.arcsec)
+    assert list(wide["object_id_2"]) == ["a", "b", ""]

@@ -16,13 +16,15 @@ the query (atomic writes, SHA-256 verified on read, sanitised file names; see
 serves only from the cache. When an archive does not answer (time-out, HTTP
 error, truncated or malformed reply) an :class:`astrolab.errors.ArchiveError`
 names the archive, the query and the cache file; catch it to fall back to the
-simulators::
+simulators (:func:`fetch_or_fallback` does exactly this)::
 
     from astrolab.errors import ArchiveError
     try:
         cat = remote.sdss_photometry(150.1, 2.2, radius=60)
     except ArchiveError as exc:
         print(exc); cat = load_dataset("galaxies_sim", survey="sdss")
+
+:func:`crossmatch` joins catalogs from different archives by sky position.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from astrolab.data.remote.irsa import allwise, irsa_catalog, unwise
 from astrolab.data.remote.legacy import legacy_cutouts
 from astrolab.data.remote.mast import galex, mast_catalog, panstarrs
 from astrolab.data.remote.sdss import sdss_cutouts, sdss_photometry, sdss_spectra, sdss_sql
+from astrolab.data.remote.workflow import Sourced, crossmatch, fetch_or_fallback
 
 __all__ = [
     "sdss_sql", "sdss_photometry", "sdss_spectra", "sdss_cutouts",
@@ -39,4 +42,5 @@ __all__ = [
     "mast_catalog", "panstarrs", "galex",
     "legacy_cutouts",
     "ArchiveCache", "CacheEntry", "is_offline", "sanitize_id",
+    "fetch_or_fallback", "Sourced", "crossmatch",
 ]
