@@ -185,6 +185,13 @@ class PhotometricRedshift:
         ``"auto"`` (CUDA when present, else CPU), ``"cpu"`` or ``"cuda"``.
     progress : bool
         Show a tqdm progress bar while training.
+    network : callable, optional
+        Bring your own model: ``network(n_features, n_bins) -> torch.nn.Module``
+        mapping features (N, n_features) float32 to logits (N, n_bins); a class
+        or a function. Default: the GalaxiesML MLP with ``hidden`` layers. The
+        estimator adds features, loss, engine training, PDFs and save/load
+        (:meth:`load` then needs the same ``network``). Checked with
+        :func:`astrolab.protocols.check_photoz_network`.
 
     Attributes
     ----------
@@ -208,7 +215,10 @@ class PhotometricRedshift:
     def __init__(self, bands, hidden=(200, 200, 200, 200), n_bins: int = 200, z_max: float = 4.0,
                  loss: str = "nll", epochs: int = 30, batch_size: int = 256, lr: float = 1e-3,
                  weight_decay: float = 1e-5, patience: int | None = 10, val_fraction: float = 0.1,
-                 seed: int = 0, device: str = "auto", progress: bool = True):
+                 seed: int = 0, device: str = "auto", progress: bool = True, network=None):
+        if network is not None and not callable(network):
+            raise invalid("PhotometricRedshift(network=...)", f"got {type(network).__name__}, not a callable",
+                          "pass a factory(n_features, n_bins) -> torch.nn.Module (e.g. the class of your model)")
         if isinstance(bands, str) or not len(bands):
             raise invalid("PhotometricRedshift(bands=...)", f"expected a non-empty list of band names, got {bands!r}",
                           "pass e.g. bands=['g', 'r', 'i', 'z', 'y']")
@@ -228,6 +238,7 @@ class PhotometricRedshift:
         self.seed = int(seed)
         self.device = device
         self.progress = progress
+        self.network = network
         self.features_: PhotometricFeatures | None = None
         self.module_ = None
         self.history_ = None
@@ -239,7 +250,7 @@ class PhotometricRedshift:
         return dict(bands=list(self.bands), hidden=list(self.hidden), n_bins=self.n_bins, z_max=self.z_max,
                     loss=self.loss, epochs=self.epochs, batch_size=self.batch_size, lr=self.lr,
                     weight_decay=self.weight_decay, patience=self.patience, val_fraction=self.val_fraction,
-                    seed=self.seed, device=self.device, progress=self.progress)
+                    seed=self.seed, device=self.device, progress=self.progress, network=self.network)
 
     def set_params(self, **params) -> "PhotometricRedshift":
         """Change settings; ``width``/``depth`` rebuild ``hidden``. Returns self."""
@@ -351,7 +362,6 @@ class PhotometricRedshift:
         from torch.utils.data import TensorDataset
 
         from astrolab import config
-        from astrolab.models.photoz import PhotoZMLP
         from astrolab.train import fit as engine_fit
 
         table = self._check_table(table, "training table")
@@ -372,7 +382,7 @@ class PhotometricRedshift:
                           "provide at least a few hundred objects")
         self.features_ = PhotometricFeatures(self.bands).fit(train_tab)
         config.seed_everything(self.seed)
-        net = PhotoZMLP(self.features_.transform(train_tab[:1]).shape[1], self.n_bins, self.hidden)
+        net = self._build_network(self.features_.transform(train_tab[:1]).shape[1])
         self.module_ = _task_module(net, self.z_edges, self.loss)
 
         def dataset(tab, zz):
@@ -386,12 +396,37 @@ class PhotometricRedshift:
             weight_decay=self.weight_decay, run_dir=run_dir, resume=resume,
             patience=self.patience if val_ds is not None else None, device=device or self.device,
             progress=self.progress, seed=self.seed, history=history, stop_event=stop_event,
-            config={"estimator": "PhotometricRedshift", **self.get_params()},
+            config={"estimator": "PhotometricRedshift", **self._plain_params()},
         )
         self.module_ = result.model.to("cpu").eval()
         self.fit_result_ = result
         self.history_ = result.history
         return self
+
+    def _build_network(self, n_features: int):
+        """The network for ``n_features`` inputs: ``network(n_features, n_bins)`` or the default MLP."""
+        from astrolab.models.photoz import PhotoZMLP
+        from astrolab.protocols import check_photoz_network, model_name
+
+        if self.network is None:
+            return PhotoZMLP(n_features, self.n_bins, self.hidden)
+        try:
+            net = self.network(int(n_features), int(self.n_bins))
+        except TypeError as exc:
+            raise invalid(f"PhotometricRedshift network {model_name(self.network)}",
+                          f"could not be called as network(n_features={n_features}, n_bins={self.n_bins}): {exc}",
+                          "its signature must be (n_features, n_bins) -> torch.nn.Module") from exc
+        check_photoz_network(net, n_features, self.n_bins, name=f"PhotometricRedshift network "
+                             f"{model_name(self.network)}")
+        return net
+
+    def _plain_params(self) -> dict:
+        """:meth:`get_params` with ``network`` as its name (JSON-able; for run configs and files)."""
+        from astrolab.protocols import model_name
+
+        params = self.get_params()
+        params["network"] = None if self.network is None else model_name(self.network)
+        return params
 
     # -- prediction -------------------------------------------------------------------
     def _require_fitted(self):
@@ -448,7 +483,7 @@ class PhotometricRedshift:
             "kind": "PhotometricRedshift",
             "format_version": _FORMAT_VERSION,
             "astrolab_version": astrolab.__version__,
-            "params": self.get_params(),
+            "params": self._plain_params(),
             "features": self.features_.state(),
             "state_dict": {k: v.detach().cpu() for k, v in self.module_.state_dict().items()},
         }
@@ -457,11 +492,20 @@ class PhotometricRedshift:
         return Path(path)
 
     @classmethod
-    def load(cls, path) -> "PhotometricRedshift":
-        """Load an estimator written by :meth:`save` (``weights_only=True``)."""
-        from astrolab.errors import CheckpointError
-        from astrolab.models.photoz import PhotoZMLP
+    def load(cls, path, network=None) -> "PhotometricRedshift":
+        """Load an estimator written by :meth:`save` (``weights_only=True``).
+
+        Parameters
+        ----------
+        path : path
+            File written by :meth:`save`.
+        network : callable, optional
+            The same ``network`` factory the model was trained with (needed when it
+            was not the default MLP: files hold weights, never code).
+        """
         import torch
+
+        from astrolab.errors import CheckpointError
 
         path = Path(path)
         if not path.exists():
@@ -477,11 +521,22 @@ class PhotometricRedshift:
         if payload.get("format_version", 0) > _FORMAT_VERSION:
             raise CheckpointError(f"PhotometricRedshift.load: {path} has format {payload['format_version']}, newer "
                                   f"than this astrolab supports ({_FORMAT_VERSION}). Fix: upgrade astrolab.")
-        est = cls(**payload["params"])
+        params = dict(payload["params"])
+        saved_network = params.pop("network", None)
+        if saved_network is not None and network is None:
+            raise CheckpointError(f"PhotometricRedshift.load: {path} was trained with the custom network "
+                                  f"{saved_network!r}; files hold weights, not code. Fix: pass "
+                                  "PhotometricRedshift.load(path, network=<the same factory>).")
+        est = cls(**params, network=network)
         est.features_ = PhotometricFeatures.from_state(est.bands, payload["features"])
         n_features = 4 * len(est.bands) - 1
-        est.module_ = _task_module(PhotoZMLP(n_features, est.n_bins, est.hidden), est.z_edges, est.loss)
-        est.module_.load_state_dict(payload["state_dict"])
+        est.module_ = _task_module(est._build_network(n_features), est.z_edges, est.loss)
+        try:
+            est.module_.load_state_dict(payload["state_dict"])
+        except RuntimeError as exc:
+            raise CheckpointError(f"PhotometricRedshift.load: the weights in {path} do not fit the network "
+                                  f"({str(exc).splitlines()[0]}). Fix: pass the network (and hidden sizes) the "
+                                  "model was trained with.") from exc
         est.module_.eval()
         return est
 
