@@ -105,8 +105,10 @@ class TrainingPanel(Panel):
 
     Parameters
     ----------
-    estimator_or_model : estimator or torch.nn.Module
-        Either an astrolab-style estimator (``get_params()``, ``fit(data, ...,
+    estimator_or_model : estimator, torch.nn.Module or dict of str -> estimator
+        A dict puts several estimators in one panel (e.g. your own model beside
+        the built-in one): a "model" dropdown picks the one Start trains, and the
+        runs table compares all of them. Otherwise either an astrolab-style estimator (``get_params()``, ``fit(data, ...,
         run_dir=, history=, stop_event=, resume=, device=)``, optional
         ``param_space()``, ``param_values()`` and ``set_params(**kw)``), or a torch module trained with
         :func:`astrolab.train.fit` (then pass ``data`` as a torch Dataset and
@@ -130,8 +132,12 @@ class TrainingPanel(Panel):
 
     Attributes
     ----------
+    targets : dict of str -> estimator or module
+        The models of this panel; ``target`` / ``target_name`` is the selected one.
+    model_dd : ipywidgets.Dropdown
+        Model choice (hidden when there is one model); see :meth:`select_model`.
     controls : dict of str -> ipywidgets.Widget
-        Generated setting controls.
+        Generated setting controls (regenerated when the model changes).
     start_button, stop_button, resume_button : ipywidgets.Button
     progress : ipywidgets.IntProgress
         Epochs done of the current run.
@@ -149,8 +155,22 @@ class TrainingPanel(Panel):
                  fit_kwargs: dict | None = None, run_dir: Any = None, metric: str = "val_loss",
                  max_epochs: int = 20, selection: Selection | None = None, title: str = "Training"):
         super().__init__(selection=selection, title=title)
-        self.target = estimator_or_model
-        self.mode = self._detect_mode(estimator_or_model)
+        if isinstance(estimator_or_model, dict):
+            if not estimator_or_model:
+                raise invalid("TrainingPanel(estimator_or_model={...})", "the dict of models is empty",
+                              "pass {'name': estimator, ...} with at least one estimator")
+            self.targets = {str(k): v for k, v in estimator_or_model.items()}
+        else:
+            self.targets = {type(estimator_or_model).__name__: estimator_or_model}
+        modes = {name: self._detect_mode(t) for name, t in self.targets.items()}
+        if len(self.targets) > 1 and set(modes.values()) != {"estimator"}:
+            raise invalid("TrainingPanel(estimator_or_model={...})", "a dict of models must hold estimators only",
+                          "wrap each torch module in an estimator, or give each module its own TrainingPanel")
+        self.target_name = next(iter(self.targets))
+        self.target = self.targets[self.target_name]
+        estimator_or_model = self.target
+        self.mode = modes[self.target_name]
+        self._max_epochs = int(max_epochs)
         if data is None:
             raise invalid("TrainingPanel(data=...)", "no training data given",
                           "pass the training table (estimator) or a torch Dataset (module)")
@@ -178,36 +198,13 @@ class TrainingPanel(Panel):
 
         # ---- controls
         self.controls: dict[str, W.Widget] = {}
-        if self.mode == "estimator":
-            params = dict(estimator_or_model.get_params())
-            if callable(getattr(estimator_or_model, "param_values", None)):  # derived settings (width, depth)
-                params.update(estimator_or_model.param_values())
-            space = dict(estimator_or_model.param_space()) if hasattr(estimator_or_model, "param_space") else {}
-            for name, spec in space.items():
-                w = _control_for(name, spec, params.get(name))
-                if w is not None:
-                    self.controls[name] = w
-            if not space:
-                for name, value in params.items():
-                    if name in ("device", "progress"):
-                        continue
-                    w = _control_for(name, None, value)
-                    if w is not None:
-                        self.controls[name] = w
-        else:
-            self.controls["max_epochs"] = _control_for("max_epochs", ("int", 1, 500), int(max_epochs))
-            self.controls["batch_size"] = _control_for("batch_size", ("choice", [16, 32, 64, 128, 256, 512, 1024]),
-                                                       64)
-            self.controls["lr"] = _control_for("lr", ("log", 1e-5, 1e-1), 1e-3)
-        for w in self.controls.values():
-            w.add_class("astrolab-param")
-        # Controls for settings the estimator does not report in get_params() (PhotometricRedshift's
-        # width/depth, which rebuild ``hidden``) start at a guess: pass them on only once the user moved them.
-        reported = set(estimator_or_model.get_params()) if self.mode == "estimator" else set(self.controls)
-        self._touched = set(reported)
-        for name, w in self.controls.items():
-            if name not in reported:
-                w.observe(lambda ch, name=name: self._touched.add(name), names="value")
+        self._touched: set = set()
+        self.controls_box = W.VBox([], layout=W.Layout(flex_flow="row wrap", display="flex"))
+        self._build_controls()
+        self.model_dd = W.Dropdown(options=list(self.targets), value=self.target_name, description="model",
+                                   layout=W.Layout(width="320px", display=None if len(self.targets) > 1 else "none"))
+        self.model_dd.add_class("astrolab-model")
+        self.model_dd.observe(lambda ch: self.select_model(ch["new"]), names="value")
         devices = ["auto", "cpu"]
         try:
             import torch
@@ -237,7 +234,8 @@ class TrainingPanel(Panel):
         self.runs_html.add_class("astrolab-runs")
         self.children = [
             self.title,
-            W.VBox(list(self.controls.values()), layout=W.Layout(flex_flow="row wrap", display="flex")),
+            self.model_dd,
+            self.controls_box,
             W.HBox([self.device_dd, self.start_button, self.stop_button, self.resume_button]),
             W.HBox([self.progress, self.progress_label]),
             self.curves_widget,
@@ -248,6 +246,58 @@ class TrainingPanel(Panel):
         self._render_runs()
 
     # ------------------------------------------------------------------ setup
+    def _build_controls(self) -> None:
+        """(Re)generate the setting controls from the current target's configuration."""
+        target = self.target
+        self.controls = {}
+        if self.mode == "estimator":
+            params = dict(target.get_params())
+            if callable(getattr(target, "param_values", None)):  # derived settings (width, depth)
+                params.update(target.param_values())
+            space = dict(target.param_space()) if hasattr(target, "param_space") else {}
+            for name, spec in space.items():
+                w = _control_for(name, spec, params.get(name))
+                if w is not None:
+                    self.controls[name] = w
+            if not space:
+                for name, value in params.items():
+                    if name in ("device", "progress"):
+                        continue
+                    w = _control_for(name, None, value)
+                    if w is not None:
+                        self.controls[name] = w
+        else:
+            self.controls["max_epochs"] = _control_for("max_epochs", ("int", 1, 500), self._max_epochs)
+            self.controls["batch_size"] = _control_for("batch_size", ("choice", [16, 32, 64, 128, 256, 512, 1024]),
+                                                       64)
+            self.controls["lr"] = _control_for("lr", ("log", 1e-5, 1e-1), 1e-3)
+        for w in self.controls.values():
+            w.add_class("astrolab-param")
+        # Controls for settings the estimator does not report in get_params() (PhotometricRedshift's
+        # width/depth, which rebuild ``hidden``) start at a guess: pass them on only once the user moved them.
+        reported = set(target.get_params()) if self.mode == "estimator" else set(self.controls)
+        self._touched = set(reported)
+        for name, w in self.controls.items():
+            if name not in reported:
+                w.observe(lambda ch, name=name: self._touched.add(name), names="value")
+        self.controls_box.children = list(self.controls.values())
+
+    def select_model(self, name: str) -> None:
+        """Make the model called ``name`` (a key of the dict given to the panel) the one Start trains."""
+        if name not in self.targets:
+            raise invalid(f"TrainingPanel.select_model({name!r})", "no such model",
+                          f"use one of {list(self.targets)}")
+        if self.is_running:
+            self.show_message("Stop the running training before switching models.", "warning")
+            self.model_dd.value = self.target_name
+            return
+        self.target_name, self.target = name, self.targets[name]
+        if self.model_dd.value != name:
+            self.model_dd.value = name
+        self._build_controls()
+        self.progress.max = self._epochs()
+        self.resume_button.disabled = not any(r.get("model") == name for r in self.runs)
+
     @staticmethod
     def _detect_mode(obj) -> str:
         if hasattr(obj, "get_params") and hasattr(obj, "fit"):
@@ -301,12 +351,13 @@ class TrainingPanel(Panel):
         if self.is_running:
             self.show_message("A run is already in progress; stop it first.", "warning")
             return
-        if resume and not self.runs:
+        mine = [r for r in self.runs if r.get("model") == self.target_name]
+        if resume and not mine:
             self.show_message("Nothing to resume yet: press Start first.", "warning")
             return
         settings = self.fit_settings()
         if resume:
-            run = self.runs[-1]
+            run = mine[-1]
             run_dir = Path(run["run_dir"])
             run["status"] = "running"
         else:
@@ -316,7 +367,7 @@ class TrainingPanel(Panel):
 
                 root = config.cache_dir() / "runs"
             run_dir = Path(root) / f"run_{time.strftime('%Y%m%d-%H%M%S')}_{len(self.runs) + 1}"
-            run = {"run": len(self.runs) + 1, "settings": settings, "device": self.device_dd.value,
+            run = {"run": len(self.runs) + 1, "model": self.target_name, "settings": settings, "device": self.device_dd.value,
                    "epochs": 0, "best": float("nan"), "best_metric": "", "time_s": 0.0, "status": "running",
                    "run_dir": str(run_dir)}
             self.runs.append(run)
@@ -331,13 +382,14 @@ class TrainingPanel(Panel):
         self.start_button.disabled = True
         self.resume_button.disabled = True
         self.stop_button.disabled = False
+        self.model_dd.disabled = True
         self._t0 = time.perf_counter()
         self._t_before = run["time_s"]
         self.show_message(("Resuming" if resume else "Starting") + f" run {run['run']} on "
                           f"{self.device_dd.value} ...", "info")
         self._render_runs()
         self._draw_pending = False
-        self._thread = threading.Thread(target=self._train, args=(run, run_dir, resume, settings),
+        self._thread = threading.Thread(target=self._train, args=(self.target, run, run_dir, resume, settings),
                                         name=f"astrolab-train-{run['run']}", daemon=True)
         self._thread.start()
 
@@ -359,7 +411,7 @@ class TrainingPanel(Panel):
         return not self._thread.is_alive()
 
     # ----------------------------------------------------------------- worker
-    def _train(self, run, run_dir, resume, settings):
+    def _train(self, target, run, run_dir, resume, settings):
         history = _new_history()
         history.subscribe(lambda row: self._on_epoch(run, row))
         status = "finished"
@@ -367,14 +419,14 @@ class TrainingPanel(Panel):
             run_dir.mkdir(parents=True, exist_ok=True)
             device = self.device_dd.value
             if self.mode == "estimator":
-                if settings and hasattr(self.target, "set_params"):
-                    self.target.set_params(**settings)
-                self.target.fit(self.data, run_dir=run_dir, history=history, stop_event=self._stop,
+                if settings and hasattr(target, "set_params"):
+                    target.set_params(**settings)
+                target.fit(self.data, run_dir=run_dir, history=history, stop_event=self._stop,
                                 resume=resume, device=device, **self.fit_kwargs)
             else:
                 from astrolab.train import fit
 
-                fit(self.target, self.data, self.val_data, loss_fn=self.loss_fn,
+                fit(target, self.data, self.val_data, loss_fn=self.loss_fn,
                     max_epochs=int(settings["max_epochs"]), batch_size=int(settings["batch_size"]),
                     lr=float(settings["lr"]), run_dir=run_dir, resume=resume, device=device, progress=False,
                     history=history, stop_event=self._stop, **self.fit_kwargs)
@@ -473,6 +525,7 @@ class TrainingPanel(Panel):
         self.start_button.disabled = False
         self.stop_button.disabled = True
         self.resume_button.disabled = False
+        self.model_dd.disabled = False
         self.progress.bar_style = "success" if status == "finished" else ("warning" if status == "stopped"
                                                                           else "danger")
         self._render_runs()
@@ -490,7 +543,8 @@ class TrainingPanel(Panel):
 
         rows = []
         for r in self.runs:
-            row = {"run": r["run"], **{f"{k}": v for k, v in r["settings"].items()}, "device": r["device"],
+            row = {"run": r["run"], **({"model": r.get("model")} if len(self.targets) > 1 else {}),
+                   **{f"{k}": v for k, v in r["settings"].items()}, "device": r["device"],
                    "epochs": r["epochs"], f"best {r['best_metric'] or 'metric'}": r["best"],
                    "time (s)": round(r["time_s"], 2), "status": r["status"]}
             rows.append(row)
@@ -500,13 +554,16 @@ class TrainingPanel(Panel):
         if not self.runs:
             self.runs_html.value = "<i>No runs yet. Set the parameters and press Start.</i>"
             return
+        several = len(self.targets) > 1
         head = "".join(f"<th>{html.escape(h)}</th>" for h in
-                       ("run", "settings", "device", "epochs", "best", "time (s)", "status"))
+                       ("run",) + (("model",) if several else ()) +
+                       ("settings", "device", "epochs", "best", "time (s)", "status"))
         body = []
         for r in self.runs:
             settings = ", ".join(f"{k}={_short(v)}" for k, v in r["settings"].items())
             best = "" if not np.isfinite(r["best"]) else f"{r['best_metric']} = {r['best']:.4g}"
-            cells = (r["run"], settings, r["device"], r["epochs"], best, f"{r['time_s']:.1f}", r["status"])
+            cells = ((r["run"],) + ((r.get("model"),) if several else ()) +
+                     (settings, r["device"], r["epochs"], best, f"{r['time_s']:.1f}", r["status"]))
             body.append("<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in cells) + "</tr>")
         self.runs_html.value = (f'<table class="astrolab-runs-table"><thead><tr>{head}</tr></thead>'
                                 f"<tbody>{''.join(body)}</tbody></table>")
