@@ -124,3 +124,28 @@ def test_pdf_from_logits_is_a_normalised_density():
     assert abs(pdf.mean()[1] - 0.55) < 1e-6 and list(pdf.ids) == [7, 8]
     with pytest.raises(DataValidationError, match="does not match"):
         pdf_from_logits(logits, edges[:-1])
+
+
+def test_compare_photoz_table_rows_and_calibration():
+    from astrolab.metrics import compare_photoz
+
+    rng = np.random.default_rng(3)
+    z = rng.uniform(0.1, 2.0, 4000)
+    edges = np.linspace(0, 3, 301)
+    centres = 0.5 * (edges[1:] + edges[:-1])
+    sigma = 0.05 * (1 + z)
+    z_obs = z + rng.normal(0, sigma)
+    calibrated = np.exp(-0.5 * ((centres[None, :] - z_obs[:, None]) / sigma[:, None]) ** 2)
+    narrow = np.exp(-0.5 * ((centres[None, :] - z_obs[:, None]) / (0.3 * sigma[:, None])) ** 2)
+    from astrolab.metrics.pdf import RedshiftPDF
+
+    table = compare_photoz({"calibrated": RedshiftPDF(centres, calibrated), "over-confident": RedshiftPDF(centres, narrow),
+                            "mean z": np.full_like(z, z.mean())}, z)
+    assert list(table.index) == ["calibrated", "over-confident", "mean z"]
+    assert abs(table.loc["calibrated", "coverage_68"] - 0.68) < 0.03
+    assert table.loc["over-confident", "coverage_68"] < 0.4
+    assert table.loc["calibrated", "pit_ks"] < 0.03 < table.loc["over-confident", "pit_ks"]
+    assert abs(table.loc["calibrated", "nmad"] - 0.05) < 0.005
+    assert np.isnan(table.loc["mean z", "crps"]) and table.loc["mean z", "nmad"] > 0.2
+    with pytest.raises(DataValidationError, match="shape"):
+        compare_photoz({"bad": z[:10]}, z)

@@ -19,6 +19,7 @@ from astrolab.metrics.classification import (
     macro_f1,
 )
 from astrolab.metrics.clustering import ari, kmeans_scores, nmi
+from astrolab.metrics.compare import compare_photoz
 from astrolab.metrics.pdf import (
     GoodnessOfFit,
     RedshiftPDF,
@@ -46,7 +47,7 @@ from astrolab.metrics.regression import chi2_n, outlier_fraction_sigma, sigma_ma
 __all__ = [
     # photoz
     "delta_z", "bias", "nmad", "outlier_rate", "rms", "hsc_loss", "hsc_loss_torch",
-    "photoz_summary", "binned_photoz_metrics",
+    "photoz_summary", "binned_photoz_metrics", "compare_photoz",
     # pdf
     "RedshiftPDF", "GoodnessOfFit", "pit_ks", "pit_cvm", "pit_histogram", "crps_gaussian",
     "crps_gaussian_mixture", "crps_gaussian_mixture_torch", "gaussian_mixture_nll_torch",
