@@ -32,9 +32,12 @@ _LAZY = {
     "PDFExplorer": "astrolab.widgets",
     "EmbeddingExplorer": "astrolab.widgets",
     "LightCurveViewer": "astrolab.widgets",
+    "CalibrationDashboard": "astrolab.widgets",
+    "save_session": "astrolab.session",
+    "load_session": "astrolab.session",
 }
 _SUBMODULES = {"config", "errors", "data", "sim", "models", "train", "metrics", "photoz", "viz", "widgets", "cli",
-               "gyro", "selection", "reproduce"}
+               "gyro", "selection", "reproduce", "session", "export"}
 
 __all__ = ["__version__", *_LAZY, *sorted(_SUBMODULES)]
 

@@ -248,14 +248,100 @@ class Selection:
         return Selection(np.setxor1d(self._ids, self._other(other), assume_unique=True),
                          name=f"({self.name} ^ {_name(other)})")
 
-    union = __or__
-    intersection = __and__
-    difference = __sub__
-    symmetric_difference = __xor__
+    def union(self, *others, name: str | None = None) -> "Selection":
+        """Ids in this selection or in any of ``others`` (a new, named Selection).
+
+        Parameters
+        ----------
+        *others : Selection or iterable of ids
+            Selections (or id collections) to combine.
+        name : str, optional
+            Name of the result (default ``"(a | b | ...)"``).
+        """
+        return self._combine(others, "|", name)
+
+    def intersection(self, *others, name: str | None = None) -> "Selection":
+        """Ids in this selection and in every one of ``others`` (a new, named Selection)."""
+        return self._combine(others, "&", name)
+
+    def difference(self, *others, name: str | None = None) -> "Selection":
+        """Ids in this selection and in none of ``others`` (a new, named Selection)."""
+        return self._combine(others, "-", name)
+
+    def symmetric_difference(self, other, name: str | None = None) -> "Selection":
+        """Ids in exactly one of this selection and ``other`` (a new, named Selection)."""
+        out = self ^ other
+        if name is not None:
+            out.name = str(name)
+        return out
+
+    def _combine(self, others, op: str, name: str | None) -> "Selection":
+        out = self
+        if not others:
+            out = self.copy()
+        for other in others:
+            out = {"|": Selection.__or__, "&": Selection.__and__, "-": Selection.__sub__}[op](out, other)
+        if name is not None:
+            out.name = str(name)
+        elif len(others) > 1:
+            out.name = "(" + f" {op} ".join([self.name, *map(_name, others)]) + ")"
+        return out
 
     def copy(self, name: str | None = None) -> "Selection":
         """A new, unobserved Selection with the same ids."""
         return Selection(self._ids.copy(), name=name or self.name)
+
+    def rename(self, name: str) -> "Selection":
+        """Set :attr:`name` in place and return ``self`` (for chaining)."""
+        self.name = str(name)
+        return self
+
+    # ------------------------------------------------------------ as data
+    def to_dict(self) -> dict:
+        """JSON-able description ``{"name", "id_kind", "ids", "sha256"}`` (see :meth:`from_dict`).
+
+        ``id_kind`` is ``"int"`` or ``"str"``; ``sha256`` is :meth:`fingerprint`.
+        """
+        kind = "int" if self._ids.dtype.kind in "iu" else "str"
+        ids = [int(v) for v in self._ids.tolist()] if kind == "int" else [str(v) for v in self._ids.tolist()]
+        return {"name": self.name, "id_kind": kind, "ids": ids, "sha256": self.fingerprint()}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "Selection":
+        """Rebuild a selection written by :meth:`to_dict` (checks its ``sha256`` when present).
+
+        Raises
+        ------
+        astrolab.errors.DataValidationError
+            If the dict is malformed or its ids do not match their checksum.
+        """
+        if not isinstance(data, dict) or "ids" not in data:
+            raise invalid("Selection.from_dict", f"got {type(data).__name__} without 'ids'",
+                          "pass a dict written by Selection.to_dict()")
+        ids = data["ids"]
+        if data.get("id_kind") == "int":
+            arr = np.asarray(ids, dtype=np.int64)
+        else:
+            arr = np.asarray(ids, dtype=str) if len(ids) else np.empty(0, dtype=str)
+        out = cls(arr, name=data.get("name", "selection"))
+        want = data.get("sha256")
+        if want and out.fingerprint() != want:
+            raise invalid(f"Selection {out.name!r}", "its ids do not match the stored checksum (edited or corrupt)",
+                          "re-save the selection, or remove its 'sha256' entry if the edit was deliberate")
+        return out
+
+    def fingerprint(self) -> str:
+        """SHA-256 (hex) of the sorted ids (independent of the name); equal ids give equal fingerprints."""
+        import hashlib
+
+        h = hashlib.sha256()
+        if self._ids.dtype.kind in "iu":
+            h.update(b"int:")
+            h.update(np.ascontiguousarray(self._ids, dtype="<i8").tobytes())
+        else:
+            h.update(b"str:")
+            h.update("\x1f".join(map(str, self._ids.tolist())).encode("utf-8"))
+        return h.hexdigest()
 
     # ---------------------------------------------------------- conversions
     @classmethod
@@ -287,6 +373,37 @@ class Selection:
             raise invalid("Selection.from_predicate", f"mask has dtype {mask.dtype} and shape {mask.shape}, "
                           f"catalog has {ids.size} rows", "return one boolean per catalog row")
         return cls(ids[mask], name=name)
+
+    @classmethod
+    def where(cls, catalog: Any, mask_or_callable: Any, name: str = "selection",
+              id_column: str = "object_id") -> "Selection":
+        """Select the rows of ``catalog`` where a Python predicate holds (alias of :meth:`from_predicate`).
+
+        Parameters
+        ----------
+        catalog : astropy.table.Table, pandas.DataFrame, dict of arrays or MultimodalSet
+            N rows with an ``id_column`` column (a ``MultimodalSet`` uses its ``catalog``).
+        mask_or_callable : array_like of bool, shape (N,), or callable
+            Boolean mask or ``fn(catalog) -> mask``.
+        name : str
+            Name of the selection.
+        id_column : str
+            Column holding the object ids.
+
+        Returns
+        -------
+        Selection
+
+        Examples
+        --------
+        >>> from astropy.table import Table
+        >>> cat = Table({"object_id": [1, 2, 3], "mag": [20.0, 23.0, 21.0]})
+        >>> Selection.where(cat, lambda t: t["mag"] < 22, name="bright").array.tolist()
+        [1, 3]
+        """
+        if hasattr(catalog, "catalog") and hasattr(catalog, "ids") and not hasattr(catalog, "colnames"):
+            catalog = catalog.catalog
+        return cls.from_predicate(catalog, mask_or_callable, name=name, id_column=id_column)
 
     def indices_in(self, ids_of_dataset: Any) -> np.ndarray:
         """Row positions (int64, sorted) of the selected ids inside ``ids_of_dataset`` (shape (N,)).
@@ -354,6 +471,33 @@ class Selection:
             raise invalid("Selection.to_subset", f"{len(ids_of_dataset)} ids for {len(dataset)} items",
                           "pass one object id per dataset item")
         return Subset(dataset, self.indices_in(ids_of_dataset).tolist())
+
+
+    def to_multimodal(self, dataset: Any, missing: str = "skip"):
+        """The slice of a :class:`~astrolab.data.containers.MultimodalSet` (or any container) holding the selection.
+
+        Parameters
+        ----------
+        dataset : MultimodalSet, ImageSet, SpectrumSet or LightCurveSet
+            Container with ``.ids`` and position indexing (``dataset[int_array]``).
+        missing : {"skip", "raise"}
+            What to do with selected ids that the container lacks.
+
+        Returns
+        -------
+        same type as ``dataset``
+            Objects in the container's order (every modality sliced alike).
+        """
+        ids = getattr(dataset, "ids", None)
+        if ids is None:
+            raise invalid("Selection.to_multimodal", f"{type(dataset).__name__} has no .ids",
+                          "pass an astrolab container (MultimodalSet, ImageSet, ...)")
+        rows = self.indices_in(ids)
+        if missing == "raise" and rows.size != self._ids.size:
+            lost = np.setdiff1d(self._ids, np.asarray(ids))
+            raise invalid(f"Selection {self.name!r}", f"{lost.size} id(s) are not in the dataset, e.g. "
+                          f"{lost[:5].tolist()}", "select objects of this dataset, or use missing='skip'")
+        return dataset[rows]
 
 
 def _name(obj) -> str:

@@ -11,7 +11,8 @@ Panels
 - :class:`TrainingPanel` -- background training with live curves and a runs table;
 - :class:`PDFExplorer` -- z_pred vs z_true brushing into PDFs, PIT and coverage;
 - :class:`EmbeddingExplorer` -- PCA/UMAP map of latents, up to 10^6 points;
-- :class:`LightCurveViewer` -- raw and folded light curves with a periodogram.
+- :class:`LightCurveViewer` -- raw and folded light curves with a periodogram;
+- :class:`CalibrationDashboard` -- PIT, PIT-QQ, CRPS, coverage, outliers, KS/CvM, brushable.
 
 Importing this module starts :func:`astrolab.viz.compute.warm_up_rasterizer`
 in a daemon thread (datashader's JIT compile, a few seconds of one core), so
@@ -25,6 +26,7 @@ from __future__ import annotations
 
 from astrolab.selection import Selection, link
 from astrolab.widgets._base import Panel
+from astrolab.widgets.calibration import CalibrationDashboard
 from astrolab.widgets.data_browser import DataBrowser
 from astrolab.widgets.embedding import EmbeddingExplorer
 from astrolab.widgets.lightcurves import LightCurveViewer
@@ -35,5 +37,5 @@ from astrolab.viz.compute import warm_up_rasterizer as _warm_up_rasterizer
 
 _warm_up_rasterizer()
 
-__all__ = ["DataBrowser", "TrainingPanel", "PDFExplorer", "EmbeddingExplorer", "LightCurveViewer", "Panel",
+__all__ = ["DataBrowser", "TrainingPanel", "PDFExplorer", "EmbeddingExplorer", "LightCurveViewer", "CalibrationDashboard", "Panel",
            "Selection", "link"]
