@@ -658,3 +658,46 @@ def test_crossmatch_nearest_within_radius():
     assert list(out["flag"]) == [True, False, False]
     wide = remote.crossmatch(left, right, radius=5 * u.arcsec)
     assert list(wide["object_id_2"]) == ["a", "b", ""]
+
+
+KILL_CHILD = r'''
+import os, signal, sys
+import numpy as np
+from astrolab.data import ImageSet
+from astrolab.data.remote import _cache
+from astrolab.data.remote._core import cached_fetch
+
+where = sys.argv[1]
+if where == "hash":        # product fully written to its temporary file, not yet renamed
+    _cache._sha256 = lambda path: os.kill(os.getpid(), signal.SIGKILL)
+elif where == "meta":      # product renamed into place, metadata not yet written
+    real = _cache.json.dumps
+    _cache.json.dumps = lambda *a, **k: os.kill(os.getpid(), signal.SIGKILL)
+entry = _cache.ArchiveCache().entry("TEST", "images", {"q": 1}, label="obj", ext=".h5")
+cached_fetch(entry, lambda: ImageSet(np.ones((50, 3, 32, 32)), ["g", "r", "z"], 0.262), offline=False)
+print("finished")
+'''
+
+
+@pytest.mark.parametrize("where", ["hash", "meta"])
+def test_cache_write_killed_by_sigkill_leaves_no_entry(tmp_path, where):
+    import signal
+    import subprocess
+    import sys
+
+    from astrolab.data.remote._core import cached_fetch
+
+    script = tmp_path / "child.py"
+    script.write_text(KILL_CHILD)
+    proc = subprocess.run([sys.executable, str(script), where], capture_output=True, text=True, timeout=120,
+                          env=dict(os.environ))
+    assert proc.returncode == -signal.SIGKILL, proc.stderr[-2000:]
+    cache = remote.ArchiveCache()
+    entry = cache.entry("TEST", "images", {"q": 1}, label="obj", ext=".h5")
+    assert not entry.exists() and cache.entries() == []          # no metadata: nothing is ever served
+    assert cache.get(entry, offline=True) is None
+    with pytest.raises(ArchiveError, match="not in the cache"):
+        cached_fetch(entry, lambda: None, offline=True)
+    # the next online fetch writes a complete, verified entry over whatever the kill left
+    imgs = cached_fetch(entry, lambda: ImageSet(np.zeros((2, 1, 4, 4)), ["g"], 0.262), offline=False)
+    assert entry.exists() and len(cache.get(entry, offline=True)) == len(imgs) == 2
