@@ -173,6 +173,7 @@ def load_dataset(name: str, **options):
     except AstrolabError:
         raise
     except (OSError, EOFError, KeyError, ValueError, zipfile.BadZipFile) as exc:  # unreadable bundled file
-        raise invalid(f"dataset {spec.name!r} (files in {config.data_dir()})",
-                      f"could not be read ({type(exc).__name__}: {exc})",
-                      "restore the bundled data (git checkout -- data/) or check ASTROLAB_DATA") from exc
+        raise invalid(f"dataset {spec.name!r} (data folder {config.data_dir()})",
+                      f"could not be loaded ({type(exc).__name__}: {exc})",
+                      "if it reads bundled files, restore them (git checkout -- data/) or check ASTROLAB_DATA; "
+                      f"otherwise check the options ({spec.options or 'none'})") from exc
