@@ -3,7 +3,8 @@
 - import time of ``astrolab`` (goal < 1 s);
 - training-step throughput through the engine vs a bare PyTorch loop (goal ratio >= 0.9);
 - photo-z NMAD of PhotometricRedshift vs the template oracle (goal ratio <= 1.15 in full mode);
-- linked-view latencies of the 10^6-point explorer (goals: selection < 150 ms, first render < 2 s).
+- linked-view latencies of the 10^6-point explorer (goals: selection < 150 ms, first render < 2 s);
+- with ``--only reproduce``: all notebooks in FAST mode (goal < 15 min on 2 cores; not in the default set).
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ def _load(name):
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description="astrolab benchmarks")
     parser.add_argument("--full", action="store_true", help="paper-scale sizes (GPU recommended)")
-    parser.add_argument("--only", nargs="*", default=None, help="subset: import engine photoz linked_views")
+    parser.add_argument("--only", nargs="*", default=None, help="subset: import engine photoz linked_views reproduce")
     args = parser.parse_args(argv)
     wanted = args.only or ["import", "engine", "photoz", "linked_views"]
     for name in wanted:

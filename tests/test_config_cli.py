@@ -86,3 +86,29 @@ def test_cli_lab_binds_localhost_with_token(capsys):
     assert "--ip=127.0.0.1" in out and "--IdentityProvider.token=" in out
     token = out.split("token=")[1].split()[0]
     assert len(token) >= 32
+
+
+def test_reproduce_report_lists_runtimes_metrics_and_headlines(tmp_path):
+    import base64
+
+    import nbformat
+
+    from astrolab.reproduce import NotebookRun, write_report
+
+    png = base64.b64encode(b"\x89PNG\r\n\x1a\n" + b"0" * 20).decode()
+    nb = nbformat.v4.new_notebook()
+    cell = nbformat.v4.new_code_cell("plot()")
+    cell.outputs = [nbformat.v4.new_output("display_data", data={"image/png": png})]
+    nb.cells.append(cell)
+    executed = tmp_path / "07_chronoflow.ipynb"
+    nbformat.write(nb, executed)
+    runs = [NotebookRun("07_chronoflow", True, 123.4, executed, None,
+                        {"metrics": {"loco": {"median_abs_dlog_age": 0.032}, "n": 4}, "context": {"epochs": 30}}),
+            NotebookRun("99_broken", False, 5.0, None, None, {}, "CellExecutionError: boom")]
+    path = write_report(runs, tmp_path, fast=True)
+    text = path.read_text()
+    assert "ChronoFlow" in text and "0.06 dex" in text            # the paper's headline beside
+    assert "loco.median_abs_dlog_age" in text and "0.032" in text  # this run's metrics
+    assert "123.4" in text and "128 s" in text and "met" in text   # runtimes and the 15-minute goal
+    assert f"base64,{png}" in text and "07_chronoflow.html" in text
+    assert "boom" in text and "failed" in text

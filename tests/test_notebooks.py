@@ -42,6 +42,8 @@ def test_runs_headless_in_fast_mode(path, tmp_path, capsys):
     assert code == 0, printed
     assert (tmp_path / path.name).exists()
     assert (tmp_path / f"{path.stem}.html").stat().st_size > 10_000
+    report = (tmp_path / "report.html").read_text()
+    assert path.stem in report and "runtime" in report.lower()
     payload = json.loads((tmp_path / f"{path.stem}.metrics.json").read_text())
     assert payload["fast"] is True and payload["metrics"]
     executed = nbformat.read(tmp_path / path.name, as_version=4)
