@@ -35,9 +35,10 @@ _LAZY = {
     "CalibrationDashboard": "astrolab.widgets",
     "save_session": "astrolab.session",
     "load_session": "astrolab.session",
+    "CigarsInference": "astrolab.sbi_cigars",
 }
 _SUBMODULES = {"config", "errors", "data", "sim", "models", "train", "metrics", "photoz", "viz", "widgets", "cli",
-               "gyro", "selection", "reproduce", "session", "export"}
+               "gyro", "selection", "reproduce", "session", "export", "sbi_cigars"}
 
 __all__ = ["__version__", *_LAZY, *sorted(_SUBMODULES)]
 

@@ -24,6 +24,7 @@ _LAZY = {
     "band_names": "astrolab.sim.filters",
     "simulate_multisurvey": "astrolab.sim.images",
     "render_images": "astrolab.sim.images",
+    "CigarsSimulator": "astrolab.sim.supernovae",
 }
 
 __all__ = list(_LAZY)

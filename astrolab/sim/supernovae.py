@@ -94,9 +94,15 @@ _FIRST_SN_BIN = 2
 HOST_BANDS = ("u", "g", "r", "i", "z", "y")
 #: LSST coadd 5σ depths [AB mag] used for host detection and host photometric noise (papers.md §3a).
 HOST_DEPTHS = np.array([25.73, 26.86, 26.88, 26.34, 25.63, 25.87])
-#: Per-object features of :meth:`CigarsSimulator.simulate_sets` (a last column, the mask, follows).
+#: Per-object features of :meth:`CigarsSimulator.simulate_sets` (a last column, the mask, follows):
+#: the observables (host ugrizy [mag], host photo-z, SN m_obs [mag], x_obs, c_obs, log10 of their
+#: reported errors) and fixed functions of them that make the physics close to linear for a
+#: mean-pooled embedding: d = m_obs − μ_ref(photo-z) + 19.5 (μ_ref: Ω_m = 0.3), the host absolute
+#: magnitude M_i + 21 and colour g − i, and the second moments whose set means are the sufficient
+#: statistics of a Tripp-like regression of d on x, c and the host properties.
 FEATURE_NAMES = ("u", "g", "r", "i", "z", "y", "photo_z", "m_obs", "x_obs", "c_obs",
-                 "log10_sigma_m", "log10_sigma_x", "log10_sigma_c")
+                 "log10_sigma_m", "log10_sigma_x", "log10_sigma_c", "d", "M_i_host", "g_i_host",
+                 "d*x", "d*c", "x*c", "x*x", "c*c", "d*d", "d*M_i", "d*g_i")
 _H0 = 70.0
 
 
@@ -730,7 +736,7 @@ class CigarsSimulator:
         return t[t["detected"]] if detected_only else t
 
     def features(self, table) -> np.ndarray:
-        """Observed per-object features (N, 13) of detected SNe, in the order of :data:`FEATURE_NAMES`.
+        """Observed per-object features (N, F) of detected SNe, in the order of :data:`FEATURE_NAMES`.
 
         Parameters
         ----------
@@ -739,7 +745,7 @@ class CigarsSimulator:
 
         Returns
         -------
-        numpy.ndarray, shape (N, 13)
+        numpy.ndarray, shape (N, F)
         """
         t = table[np.asarray(table["detected"], bool)]
         hm = np.column_stack([np.asarray(t[f"host_{b}"], float) for b in HOST_BANDS])
@@ -748,7 +754,12 @@ class CigarsSimulator:
 
     @staticmethod
     def _features(hm, pz, m_obs, x_obs, c_obs, sm, sx, sc):
-        return np.column_stack([hm, pz, m_obs, x_obs, c_obs, np.log10(sm), np.log10(sx), np.log10(sc)])
+        mu_ref = distance_modulus(np.clip(pz, 0.01, 1.5), TRUTHS["Om0"])
+        d = m_obs - mu_ref + 19.5
+        mi = hm[:, 3] - mu_ref + 21.0
+        gi = hm[:, 1] - hm[:, 3]
+        return np.column_stack([hm, pz, m_obs, x_obs, c_obs, np.log10(sm), np.log10(sx), np.log10(sc), d, mi, gi,
+                                d * x_obs, d * c_obs, x_obs * c_obs, x_obs ** 2, c_obs ** 2, d ** 2, d * mi, d * gi])
 
     def simulate_sets(self, theta, seed: int = 0, n_max: int | None = None, return_counts: bool = False):
         """Simulate many surveys at once as padded sets of detected SN+host objects (for SBI).
@@ -768,7 +779,7 @@ class CigarsSimulator:
 
         Returns
         -------
-        numpy.ndarray, shape (B, n_max, 14), float32
+        numpy.ndarray, shape (B, n_max, F + 1), float32
             Features :data:`FEATURE_NAMES` per object; the last channel is 1 for a real object and
             0 for padding (padded features are 0). The number of objects is ``x[..., -1].sum(1)``
             (it differs from the detected count only for subsampled surveys).
