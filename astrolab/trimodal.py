@@ -21,7 +21,8 @@ from astropy.table import Table
 from astrolab.data.astrom3 import AstroM3Arrays, label_subset
 from astrolab.errors import invalid
 
-__all__ = ["pretrain_clip", "fine_tune", "finetune_grid", "embed", "predict", "probe", "retrieval_accuracy",
+__all__ = ["pretrain_clip", "fine_tune", "finetune_grid", "embed", "predict", "probe", "probe_grid", "random_clip",
+           "retrieval_accuracy",
            "similarity_search", "anomaly_scores", "subclass_separation"]
 
 
@@ -109,7 +110,7 @@ def fine_tune(clip, train: AstroM3Arrays, val: AstroM3Arrays | None = None, *, m
 
     _check(train, "fine_tune(train=...)")
     src = clip if clip is not None else _new_clip(train, seed + 1000, **model_kw)
-    model = ModalityClassifier(src, modality, len(train.classes), head=head, freeze=freeze)
+    model = ModalityClassifier(src, modality, len(train.classes), head=head, freeze=freeze).train()
     sub = train.subset(label_subset(train.labels, label_fraction, seed=seed))
     # small label sets: smaller batches so that every fraction gets a comparable number of steps
     bs = int(min(batch_size, max(8, len(sub) // 4)))
@@ -336,7 +337,7 @@ def subclass_separation(emb, parent_mask, subclasses, method: str = "umap", seed
 
 def finetune_grid(clip, train: AstroM3Arrays, test: AstroM3Arrays, *, modalities=("photometry", "spectra", "metadata", "all"),
                   fractions=(1.0, 0.5, 0.25, 0.1), epochs: int = 20, seed: int = 0, device: str = "auto",
-                  **model_kw) -> Table:
+                  return_models: bool = False, **model_kw):
     """Test accuracy of classifiers from CLIP weights and from scratch over modalities and label fractions.
 
     Parameters
@@ -346,6 +347,8 @@ def finetune_grid(clip, train: AstroM3Arrays, test: AstroM3Arrays, *, modalities
     train, test : AstroM3Arrays
     modalities, fractions : sequences
     epochs, seed, device : training settings of every classifier.
+    return_models : bool
+        Also return the trained classifiers, keyed by (modality, fraction, init).
     **model_kw
         Architecture of the from-scratch models (must match ``clip``).
 
@@ -353,18 +356,56 @@ def finetune_grid(clip, train: AstroM3Arrays, test: AstroM3Arrays, *, modalities
     -------
     astropy.table.Table
         Columns ``modality``, ``fraction``, ``init`` ("clip"/"scratch"), ``accuracy``,
-        ``balanced_accuracy``, ``macro_f1``, ``n_train``.
+        ``balanced_accuracy``, ``macro_f1``, ``n_train`` (and the dict of models when ``return_models``).
     """
     from astrolab.metrics.classification import classification_summary
 
-    rows = []
+    rows, models = [], {}
     for mod in modalities:
         for frac in fractions:
             for init in ("clip", "scratch"):
                 clf, _ = fine_tune(clip if init == "clip" else None, train, modality=mod, label_fraction=frac,
                                    epochs=epochs, seed=seed, device=device, **model_kw)
+                models[(mod, float(frac), init)] = clf
                 pred, _ = predict(clf, test)
                 s = classification_summary(test.labels, pred, labels=np.arange(len(test.classes)))
                 rows.append((mod, float(frac), init, s["accuracy"], s["balanced_accuracy"], s["macro_f1"],
                              len(label_subset(train.labels, frac, seed=seed))))
+    table = Table(rows=rows, names=("modality", "fraction", "init", "accuracy", "balanced_accuracy", "macro_f1", "n_train"))
+    return (table, models) if return_models else table
+
+
+def random_clip(train: AstroM3Arrays, seed: int = 0, **model_kw):
+    """An untrained :class:`~astrolab.models.clip.TrimodalCLIP` sized for ``train`` (the "without CLIP" baseline)."""
+    return _new_clip(train, seed, **model_kw).eval()
+
+
+def probe_grid(models: dict, train: AstroM3Arrays, test: AstroM3Arrays, *, modalities=("photometry", "spectra", "metadata", "all"),
+               fractions=(1.0, 0.1), kind: str = "linear", seed: int = 0) -> Table:
+    """Probe accuracy on frozen embeddings of several models, per modality and label fraction.
+
+    Parameters
+    ----------
+    models : dict of str -> TrimodalCLIP
+        E.g. ``{"clip": pretrained, "random init": random_clip(train)}``.
+    train, test : AstroM3Arrays
+    modalities, fractions : sequences
+    kind : {"linear", "mlp"}
+    seed : int
+        Seed of the stratified label subsets.
+
+    Returns
+    -------
+    astropy.table.Table
+        Columns ``modality``, ``fraction``, ``init`` (the model's name), ``accuracy``,
+        ``balanced_accuracy``, ``macro_f1``, ``n_train``.
+    """
+    rows = []
+    for name, model in models.items():
+        for mod in modalities:
+            etr, ete = embed(model, train, mod), embed(model, test, mod)
+            for frac in fractions:
+                idx = label_subset(train.labels, frac, seed=seed)
+                r = probe(etr[idx], train.labels[idx], ete, test.labels, kind=kind, seed=seed)
+                rows.append((mod, float(frac), name, r["accuracy"], r["balanced_accuracy"], r["macro_f1"], len(idx)))
     return Table(rows=rows, names=("modality", "fraction", "init", "accuracy", "balanced_accuracy", "macro_f1", "n_train"))

@@ -25,6 +25,7 @@ _LAZY = {
     "simulate_multisurvey": "astrolab.sim.images",
     "render_images": "astrolab.sim.images",
     "CigarsSimulator": "astrolab.sim.supernovae",
+    "simulate_variables": "astrolab.sim.variables",
 }
 
 __all__ = list(_LAZY)

@@ -17,9 +17,9 @@ modalities are generated:
 
 Hidden subclasses that no label names:
 
-- ``M`` (Mira): ``"M-O"`` oxygen-rich (P 150-350 d, V amplitude rises steeply with log P,
-  TiO bands) and ``"M-C"`` carbon-rich (P 300-550 d, lower and flatter amplitude-period
-  relation, cooler, C2 bands, redder and dustier);
+- ``M`` (Mira): ``"M-O"`` oxygen-rich (P 120-280 d, V amplitude rises steeply with log P,
+  TiO bands) and ``"M-C"`` carbon-rich (P 320-600 d, lower and flatter amplitude-period
+  relation, cooler, C2 bands, redder and dustier, 0.4 mag fainter at fixed period);
 - ``ROT``: ``"ROT-dwarf"`` (BY Dra-like, P 0.5-5 d, K dwarfs, faint) and ``"ROT-giant"``
   (RS CVn-like, P 15-60 d, cool subgiants/giants, 3 mag brighter, stronger activity).
 
@@ -65,7 +65,7 @@ _CLASS_PARAMS = {
     "EB": ((-0.3, 0.4), (6000, 9500), (0.5, 2.5), (0.3, 0.8), 35),
     "EW": ((-0.6, -0.25), (5000, 6500), (3.0, 4.5), (0.2, 0.7), 40),
     "HADS": ((-1.3, -0.7), (7000, 8000), (1.5, 2.5), (0.3, 0.8), 35),
-    "M": ((2.17, 2.74), (2500, 3300), (-2.0, -0.5), (2.5, 7.0), 40),
+    "M": ((2.08, 2.78), (2500, 3300), (-2.0, -0.5), (2.5, 7.0), 40),
     "ROT": ((-0.3, 0.7), (4000, 5300), (5.0, 7.0), (0.05, 0.25), 30),
     "RRAB": ((-0.35, -0.1), (6000, 6900), (0.4, 0.9), (0.6, 1.2), 180),
     "RRC": ((-0.6, -0.38), (7000, 7600), (0.4, 0.9), (0.25, 0.5), 180),
@@ -339,7 +339,7 @@ def _draw_latents(rng, n, class_weights):
     # hidden Mira subtypes: different period ranges and period-amplitude relations
     mi = np.flatnonzero(cls == "M")
     is_c = rng.random(mi.size) < 0.5
-    lp = np.where(is_c, rng.uniform(np.log10(300), np.log10(550), mi.size), rng.uniform(np.log10(150), np.log10(350), mi.size))
+    lp = np.where(is_c, rng.uniform(np.log10(320), np.log10(600), mi.size), rng.uniform(np.log10(120), np.log10(280), mi.size))
     period[mi] = 10 ** lp
     amp[mi] = np.where(is_c, 2.0 + 1.0 * (lp - 2.5), 3.0 + 6.0 * (lp - 2.2)) + rng.normal(0, 0.25, mi.size)
     teff[mi] = np.where(is_c, rng.uniform(2500, 2900, mi.size), rng.uniform(2800, 3300, mi.size))
