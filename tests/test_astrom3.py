@@ -150,3 +150,26 @@ def test_search_anomaly_and_separation_helpers():
     assert sep["ari"] == pytest.approx(1.0)
     with pytest.raises(DataValidationError):
         tm.pretrain_clip("not arrays")
+
+
+def test_embedding_plot_builders(split):
+    import holoviews as hv
+    from astropy.table import Table
+
+    from astrolab.viz import embedding_plots as ep
+
+    s, _, _ = split
+    t = Table(rows=[("photometry", 1.0, "clip", 0.8), ("photometry", 1.0, "scratch", 0.7),
+                    ("photometry", 0.1, "clip", 0.6), ("photometry", 0.1, "scratch", 0.5)],
+              names=("modality", "fraction", "init", "accuracy"))
+    bars = ep.accuracy_bars(t)
+    assert isinstance(bars, hv.Bars) and sorted(bars.dframe()["value"]) == pytest.approx([50, 60, 70, 80])
+    cm = np.array([[3, 1], [0, 4]])
+    heat = ep.confusion_heatmap(cm, ["A", "B"])
+    assert heat.dframe()["fraction of true class"].max() == pytest.approx(1.0)
+    pts = ep.embedding_scatter(np.random.default_rng(0).normal(size=(20, 2)), np.repeat(["a", "b"], 10))
+    assert len(pts) == 20
+    lay = ep.folded_lightcurves(s.data.lightcurves, [0, 1], np.asarray(s.truth["period"]))
+    assert len(lay) == 2
+    with pytest.raises(DataValidationError):
+        ep.confusion_heatmap(np.ones((3, 3)), ["A", "B"])
