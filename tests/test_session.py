@@ -69,6 +69,7 @@ def _save(tmp_path, with_checkpoint=True):
     return path, metrics, (pdf, zt, cat), dash
 
 
+@pytest.mark.slow  # a fresh interpreter imports bokeh/panel: ~15 s alone, more on a loaded machine
 def test_restore_in_new_process_gives_identical_selections_and_metrics(tmp_path):
     path, metrics, _, dash = _save(tmp_path)
     doc = json.loads(path.read_text())
