@@ -61,6 +61,7 @@ __all__ = [
     "prior_sample",
     "prior_log_prob",
     "dtd_bin_average",
+    "mass_metallicity",
     "CigarsSimulator",
 ]
 
@@ -359,7 +360,8 @@ def _redshift_draw(rng, n, z_min, z_max):
 def mass_metallicity(log_mstar, z=0.0) -> np.ndarray:
     """Mean stellar metallicity log10(Z/Z☉) of the saturating mass–metallicity relation.
 
-    log Z = 0.1 − 0.5 log10(1 + 10^{−0.9 (log M* − 10)}) − 0.15 z: steep below 10^10 Msun, flat above.
+    log Z = 0.15 − 0.8 log10(1 + 10^{−(log M* − 10)}) − 0.15 z: steep below 10^10 Msun (≈ 0.8 dex per dex),
+    flat above, spanning ≈ −0.7 (10^9 Msun) to +0.1 (10^11 Msun) at z = 0 like the observed relation.
 
     Parameters
     ----------
@@ -373,7 +375,7 @@ def mass_metallicity(log_mstar, z=0.0) -> np.ndarray:
     numpy.ndarray
     """
     lm = np.asarray(log_mstar, float)
-    return 0.1 - 0.5 * np.log10(1.0 + 10 ** (-0.9 * (lm - 10.0))) - 0.15 * np.asarray(z, float)
+    return 0.15 - 0.8 * np.log10(1.0 + 10 ** (-(lm - 10.0))) - 0.15 * np.asarray(z, float)
 
 
 @functools.lru_cache(maxsize=1)
