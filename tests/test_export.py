@@ -106,3 +106,16 @@ def test_static_png_and_errors(dashboard, tmp_path):
     (tmp_path / "plain.ecsv").write_text("# %ECSV 1.0\n# ---\n# datatype:\n# - {name: a, datatype: int64}\na\n1\n")
     with pytest.raises(DataValidationError, match="no astrolab provenance"):
         export.read_provenance(tmp_path / "plain.ecsv")
+
+
+def test_dashboard_static_png_fallback_in_mimebundle(dashboard, monkeypatch):
+    import base64
+
+    d, *_ = dashboard
+    plain = d._repr_mimebundle_()
+    assert "image/png" not in plain and "application/vnd.jupyter.widget-view+json" in plain
+    both = d._repr_mimebundle_(include=["image/png", "application/vnd.jupyter.widget-view+json"])
+    png = base64.b64decode(both["image/png"])
+    assert png[:4] == b"\x89PNG" and "application/vnd.jupyter.widget-view+json" in both
+    monkeypatch.setenv("ASTROLAB_STATIC_FALLBACK", "1")
+    assert "image/png" in d._repr_mimebundle_()
