@@ -327,6 +327,11 @@ def render_matplotlib(fig, ax=None, dpi: int = 300):
                 arr = np.stack([(rgba >> s) & 255 for s in (0, 8, 16, 24)], axis=-1).astype(np.uint8)
                 ax.imshow(arr, extent=(x, x + dw, y, y + dh), origin="lower", interpolation="nearest",
                           aspect="auto")
+    for ann in getattr(fig, "center", []) or []:  # brushed ranges (BoxAnnotation)
+        if type(ann).__name__ == "BoxAnnotation" and ann.visible and isinstance(ann.left, (int, float)) \
+                and isinstance(ann.right, (int, float)) and ann.right > ann.left:
+            ax.axvspan(ann.left, ann.right, color=ann.fill_color if isinstance(ann.fill_color, str) else "C1",
+                       alpha=0.15, lw=0)
     title = getattr(getattr(fig, "title", None), "text", "") or ""
     ax.set_title(title)
     xl = fig.xaxis[0].axis_label if fig.xaxis else ""

@@ -264,7 +264,7 @@ class _RangeBrush:
 
     def _install_brush(self, fig) -> None:
         from bokeh.events import SelectionGeometry
-        from bokeh.models import BoxSelectTool, ColumnDataSource
+        from bokeh.models import BoxAnnotation, BoxSelectTool, ColumnDataSource
 
         self.select_target = ColumnDataSource({"x": [], "y": []})
         target = fig.scatter("x", "y", source=self.select_target, size=0, alpha=0)
@@ -274,9 +274,10 @@ class _RangeBrush:
         self.box_select = box
         self._brush_callbacks: list[Callable] = []
         self.brushed: tuple[float, float] | None = None
-        self.band_source = ColumnDataSource({"left": [], "right": []})
-        fig.quad(left="left", right="right", bottom=-1e9, top=1e9, source=self.band_source,
-                 fill_color=SELECTED_COLOR, fill_alpha=0.12, line_alpha=0)
+        # an annotation, not a glyph: it never takes part in the plot's auto-ranging
+        self.brush_box = BoxAnnotation(left=0.0, right=0.0, fill_color=SELECTED_COLOR, fill_alpha=0.12,
+                                       line_alpha=0, visible=False)
+        fig.add_layout(self.brush_box)
         fig.on_event(SelectionGeometry, self._on_geometry)
 
     def on_brush(self, callback: Callable[[float, float], Any]) -> None:
@@ -294,10 +295,11 @@ class _RangeBrush:
         """Shade ``[lo, hi]`` (or nothing with ``lo=None``) without emitting."""
         if lo is None:
             self.brushed = None
-            self.band_source.data = {"left": [], "right": []}
+            if self.brush_box.visible:
+                self.brush_box.visible = False
         else:
             self.brushed = (float(lo), float(hi))
-            self.band_source.data = {"left": [float(lo)], "right": [float(hi)]}
+            self.brush_box.update(left=float(lo), right=float(hi), visible=True)
 
     def _on_geometry(self, event) -> None:
         if not getattr(event, "final", True):
@@ -326,7 +328,7 @@ class BrushHistView(_RangeBrush):
     callbacks with the x range.
     """
 
-    def __init__(self, title="", x_label="", y_label="density", width=380, height=260, band=False):
+    def __init__(self, title="", x_label="", y_label="density", width=320, height=250, band=False):
         from bokeh.models import ColumnDataSource
 
         self.figure = new_figure(title, x_label, y_label, width, height, tools="pan,wheel_zoom,reset,save")
@@ -345,6 +347,9 @@ class BrushHistView(_RangeBrush):
             self.sources[name] = src
         self.figure.legend.location = "top_right"
         self.figure.legend.background_fill_alpha = 0.6
+        self.figure.legend.label_text_font_size = "8pt"
+        self.figure.legend.spacing = 0
+        self.figure.legend.padding = 4
         self._install_brush(self.figure)
 
     def update(self, name: str, edges, heights) -> None:
@@ -375,7 +380,7 @@ class BrushLinesView(_RangeBrush):
         Line names in legend order.
     """
 
-    def __init__(self, names=("all", "selection"), title="", x_label="", y_label="", width=380, height=260):
+    def __init__(self, names=("all", "selection"), title="", x_label="", y_label="", width=320, height=250):
         from bokeh.models import ColumnDataSource
 
         self.figure = new_figure(title, x_label, y_label, width, height, tools="pan,wheel_zoom,reset,save")
@@ -388,6 +393,9 @@ class BrushLinesView(_RangeBrush):
             self.sources[name] = src
         self.figure.legend.location = "top_left"
         self.figure.legend.background_fill_alpha = 0.6
+        self.figure.legend.label_text_font_size = "8pt"
+        self.figure.legend.spacing = 0
+        self.figure.legend.padding = 4
         self._install_brush(self.figure)
 
     def update(self, name: str, x, y) -> None:

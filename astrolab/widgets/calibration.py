@@ -21,7 +21,7 @@ __all__ = ["CalibrationDashboard"]
 
 
 def _explain(key: str) -> W.HTML:
-    w = W.HTML(f'<div class="astrolab-explain" style="font-size:85%;color:#555;max-width:380px;'
+    w = W.HTML(f'<div class="astrolab-explain" style="font-size:85%;color:#555;max-width:320px;'
                f'line-height:1.25">{html.escape(EXPLANATIONS[key])}</div>')
     w.add_class("astrolab-explain")
     w.add_class(f"astrolab-explain-{key}")
@@ -142,7 +142,7 @@ class CalibrationDashboard(Panel):
         self.coverage_view = BrushLinesView(("all", "selection"), "coverage", "nominal credible level",
                                             "fraction of truths covered")
         self.coverage_view.update("all", a["levels"], a["coverage"])
-        self.pdf_view = CurvesView("PDFs of the selection", "z", "p(z)", 380, 260)
+        self.pdf_view = CurvesView("PDFs of the selection", "z", "p(z)", 320, 250)
         self.figures = {"pit": self.pit_view.figure, "qq": self.qq_view.figure, "crps": self.crps_view.figure,
                         "coverage": self.coverage_view.figure, "pdfs": self.pdf_view.figure}
         self.pit_view.on_brush(lambda lo, hi: self._brushed("pit", lo, hi))
@@ -177,7 +177,7 @@ class CalibrationDashboard(Panel):
             W.HBox([cell("pit", "pit"), cell("qq", "qq"), cell("crps", "crps")]),
             W.HBox([cell("coverage", "coverage"),
                     W.VBox([self.summary_html, _explain("outliers"), _explain("gof")],
-                           layout=W.Layout(width="390px")),
+                           layout=W.Layout(width="300px")),
                     self.widgets["pdfs"]]),
             self.status,
         ]

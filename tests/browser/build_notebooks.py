@@ -233,6 +233,38 @@ viz.loss_curves(pd.DataFrame({"epoch": epochs, "train_loss": 2.0 / (1 + epochs),
 ]
 
 
+CALIBRATION = [
+    """\
+# PANEL_CALIBRATION
+import numpy as np
+from astrolab.metrics.pdf import RedshiftPDF
+from astrolab.widgets import CalibrationDashboard, PDFExplorer, Selection
+
+rng = np.random.default_rng(1)
+n = 400
+mu = rng.uniform(0.2, 1.8, n)
+sig = 0.04 * (1 + mu)
+z_true = mu + rng.normal(0, 1, n) * sig
+pdfs = RedshiftPDF.from_gaussian_mixture(np.ones(n), mu, 0.5 * sig, np.linspace(0, 3, 301),
+                                         ids=np.arange(1000, 1000 + n))  # over-confident PDFs
+pit = pdfs.pit(z_true)
+shared = Selection(name="calibration")
+dash = CalibrationDashboard(pdfs, z_true, selection=shared)
+display(dash)""",
+    """\
+# PANEL_PDF
+pdf_explorer = PDFExplorer(pdfs, z_true, selection=shared)
+display(pdf_explorer)""",
+    """\
+# PROBE_CALIBRATION
+sel = shared.array
+rows = np.isin(pdfs.ids, sel)
+print(f"SELECTED={len(sel)} DASH={dash.summary['selection_n']} PDF={len(pdf_explorer.selection)} "
+      f"MINPIT={pit[rows].min() if rows.any() else -1:.4f} MAXPIT={pit[rows].max() if rows.any() else -1:.4f} "
+      f"BRUSH={dash.pit_view.brushed} ERROR={dash._last_exception}")""",
+]
+
+
 def notebook(cells: list[str]) -> nbformat.NotebookNode:
     nb = nbformat.v4.new_notebook()
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}
@@ -247,6 +279,7 @@ NOTEBOOKS: dict[str, list[str]] = {
     "training_panel.ipynb": TRAINING,
     "training_photoz.ipynb": TRAINING_PHOTOZ,
     "viz_inline.ipynb": VIZ_INLINE,
+    "calibration.ipynb": CALIBRATION,
 }
 
 
