@@ -3,4 +3,4 @@
 Import the submodules directly, e.g. ``from astrolab.models.photoz import PhotoZMLP``.
 """
 
-__all__ = ["photoz", "set_embedding", "sequence", "perceiver", "clip"]
+__all__ = ["photoz", "set_embedding", "sequence", "perceiver", "clip", "diffusion"]
