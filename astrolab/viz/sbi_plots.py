@@ -155,7 +155,7 @@ def rank_histograms(ranks: Any, n_samples: int, names: Sequence[str], *, bins: i
             color="lightgrey", alpha=0.6, line_alpha=0)
         hist = hv.Histogram((edges, counts), kdims=["rank"], vdims=["simulations"]).opts(fill_alpha=0.7)
         panels.append((band * hist).opts(title=(labels or {}).get(name, name), width=width, height=height,
-                                         fontsize={"title": 9}))
+                                         fontsize={"title": 9}, xlabel="SBC rank", ylabel="simulations"))
     return hv.Layout(panels).cols(cols)
 
 
