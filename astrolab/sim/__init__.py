@@ -8,6 +8,8 @@
   (:data:`SURVEYS`, :func:`get_filters`, :func:`band_names`);
 - :mod:`astrolab.sim.agn_variability` -- AGN light curves (damped random walk);
 - :mod:`astrolab.sim.rotation` -- open clusters with a spin-down law (gyrochronology).
+- :mod:`astrolab.sim.supernovae` -- CIGaRS-style SNe Ia with host galaxies, DTD and selection
+  (:class:`CigarsSimulator`).
 
 Names are imported on first access, so ``import astrolab.sim`` stays light.
 """
