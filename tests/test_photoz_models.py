@@ -154,3 +154,17 @@ def test_preprocessing_helpers():
     assert fused.shape == (50, 5, 10, 10)
     out = predict_in_batches(torch.nn.Flatten(), (s,), batch_size=7)
     assert out.shape == (50, 300)
+
+
+def test_unit_free_inputs_for_sim_to_real():
+    from astrolab.photoz.images import flux_normalised_images, magnitude_features
+
+    rng = np.random.default_rng(1)
+    img = rng.uniform(0, 5, (4, 3, 6, 6))
+    a = flux_normalised_images(img)
+    b = flux_normalised_images(img * 3631.0)  # nanomaggies -> nJy
+    np.testing.assert_allclose(a, b, rtol=1e-5)
+    f = np.array([[3631.0, 3631.0 * 10 ** -0.4]])
+    m = magnitude_features(f)
+    np.testing.assert_allclose(m, [[22.5, 23.5, -1.0]], atol=1e-4)
+    np.testing.assert_allclose(magnitude_features(f / 3631.0, zero_point=22.5), m, atol=1e-4)

@@ -74,6 +74,11 @@ class ImageZCNN(nn.Module):
         Extra scalars appended to the fused features (e.g. 2 for E(B−V) values).
     dropout : float
         Dropout in the head.
+    base : torch.nn.Module, optional
+        A (pre-trained) photometry network ``base(features) -> logits (N, G)``;
+        the CNN then learns a correction added to its logits (the last layer
+        starts at zero, so training starts from the photometry model). Freeze
+        it with :func:`astrolab.models.transfer.freeze` (prefix ``"base"``).
 
     Shapes
     ------
@@ -81,7 +86,7 @@ class ImageZCNN(nn.Module):
     """
 
     def __init__(self, n_bands: int, n_features: int, n_bins: int, channels=(16, 32, 64), hidden: int = 128,
-                 extra: int = 0, dropout: float = 0.0):
+                 extra: int = 0, dropout: float = 0.0, base: nn.Module | None = None):
         super().__init__()
         if n_bands < 1 or n_bins < 2 or n_features < 0:
             raise ValueError(f"ImageZCNN: need n_bands >= 1, n_bins >= 2, n_features >= 0; got {n_bands}, {n_bins}, {n_features}")
@@ -93,6 +98,11 @@ class ImageZCNN(nn.Module):
         self.head = nn.Sequential(nn.Linear(fused, hidden), nn.ReLU(), nn.Dropout(dropout), nn.Linear(hidden, hidden),
                                   nn.ReLU(), nn.Linear(hidden, n_bins))
         self.n_bins, self.n_features, self.extra = n_bins, n_features, int(extra)
+        self.base = base
+        if base is not None:
+            with torch.no_grad():
+                self.head[-1].weight.zero_()
+                self.head[-1].bias.zero_()
 
     def features(self, images, features=None, extra=None) -> torch.Tensor:
         """Fused representation (N, D) before the head."""
@@ -105,7 +115,8 @@ class ImageZCNN(nn.Module):
 
     def forward(self, images, features=None, extra=None):
         """Redshift-bin logits (N, G)."""
-        return self.head(self.features(images, features, extra))
+        out = self.head(self.features(images, features, extra))
+        return out if self.base is None else out + self.base(features)
 
 
 class GMMHead(nn.Module):

@@ -16,7 +16,7 @@ import numpy as np
 from astrolab.errors import invalid
 
 __all__ = ["scale_images", "colour_images", "early_fusion_stack", "train_redshift_network", "GMMEnsemble",
-           "degeneracy_class", "DEGENERACY_LABELS"]
+           "degeneracy_class", "DEGENERACY_LABELS", "flux_normalised_images", "magnitude_features"]
 
 DEGENERACY_LABELS = ("none", "light", "medium", "strong")
 
@@ -227,3 +227,54 @@ def degeneracy_class(pdf, prominence: float = 0.15):
             second[i] = h[1]
     labels = np.where(second == 0, "none", np.where(second < 1 / 3, "light", np.where(second < 2 / 3, "medium", "strong")))
     return labels, second
+
+
+def flux_normalised_images(images, ref_band: int = 1, softening: float = 0.01) -> np.ndarray:
+    """Cutouts divided by each object's total flux in ``ref_band``, then arcsinh-scaled.
+
+    The result does not depend on the flux unit (nJy, nanomaggies, or any
+    per-survey linear rescaling common to all bands), which lets a network
+    trained on simulated cutouts run on real ones.
+
+    Parameters
+    ----------
+    images : astrolab.data.ImageSet or ndarray (N, B, H, W)
+    ref_band : int
+        Band index of the normalising flux.
+    softening : float
+        asinh softening, as a fraction of the object's reference flux per pixel.
+
+    Returns
+    -------
+    ndarray (N, B, H, W) float32; masked/non-finite pixels are 0.
+    """
+    mask = None
+    if hasattr(images, "images"):
+        mask, images = images.mask, images.images
+    x = np.asarray(images, np.float64)
+    bad = ~np.isfinite(x) if mask is None else (mask | ~np.isfinite(x))
+    x = np.where(bad, 0.0, x)
+    ref = np.clip(x[:, ref_band].sum(axis=(1, 2)), 1e-30, None)
+    return np.arcsinh(x / (softening * ref[:, None, None, None])).astype(np.float32)
+
+
+def magnitude_features(fluxes, zero_point: float = 31.4, floor: float = 1e-3) -> np.ndarray:
+    """AB magnitudes and adjacent colours from fluxes: (N, B) -> (N, 2B − 1).
+
+    Parameters
+    ----------
+    fluxes : array_like (N, B)
+        Band fluxes (nJy with ``zero_point=31.4``; nanomaggies with 22.5). Fluxes
+        below ``floor`` × the zero-point unit flux... are clipped at ``floor``.
+    zero_point : float
+        AB zero point of the flux unit [mag].
+    floor : float
+        Smallest flux used (same unit), so that non-detections give faint magnitudes.
+
+    Returns
+    -------
+    ndarray (N, 2B − 1) float32: B magnitudes then B − 1 colours m_b − m_{b+1} [mag].
+    """
+    f = np.nan_to_num(np.asarray(fluxes, float), nan=floor)
+    m = zero_point - 2.5 * np.log10(np.clip(f, floor, None))
+    return np.concatenate([m, m[:, :-1] - m[:, 1:]], axis=1).astype(np.float32)
