@@ -39,7 +39,7 @@ def test_containers_units_and_sampling(sim):
 
 def _recovered(t, y, dy, p_true, lo, hi):
     """Lomb-Scargle peak on a regular grid over the class's frequency range; True if P, P/2 or 2P."""
-    f = np.arange(1.0 / (2 * hi), 2.2 / lo, 1.0 / (10 * (t[-1] - t[0])))
+    f = np.arange(1.0 / (2 * hi), 2.2 / lo, 1.0 / (5 * (t[-1] - t[0])))
     power = LombScargle(t, y, dy).power(f, method="fast", assume_regular_frequency=True)
     p = 1.0 / f[np.argmax(power)]
     return any(abs(p / (k * p_true) - 1) < 0.02 for k in (1.0, 0.5, 2.0))
@@ -47,11 +47,11 @@ def _recovered(t, y, dy, p_true, lo, hi):
 
 @pytest.mark.parametrize("cls,lo,hi", [("RRAB", 0.4, 0.85), ("RRC", 0.24, 0.43), ("EW", 0.24, 0.58), ("M", 110, 620)])
 def test_periods_recoverable_by_lomb_scargle(cls, lo, hi):
-    s = simulate_variables(25, seed=11, wave_step=20.0, n_epochs=(200, 400),
+    s = simulate_variables(16, seed=11, wave_step=20.0, n_epochs=(200, 400),
                            class_weights=[1.0 if c == cls else 0.0 for c in CLASSES])
     lcs, truth = s.data.lightcurves, s.truth
     ok = []
-    for i in range(25):
+    for i in range(16):
         a, b = lcs.offsets[i], lcs.offsets[i + 1]
         ok.append(_recovered(lcs.time[a:b], lcs.value[a:b], lcs.error[a:b], float(truth["period"][i]), lo, hi))
     assert np.mean(ok) >= 0.8, f"{cls}: period recovered for only {np.mean(ok):.2f} of the stars"
