@@ -355,7 +355,13 @@ class CigarsInference:
                            pooling=self.pooling).set_standardisation(torch.from_numpy(x))
         builder = posterior_nn(model=self.flow, embedding_net=emb, z_score_x="none",
                                hidden_features=self.flow_hidden, num_transforms=self.num_transforms)
-        npe = NPE(prior=cigars_prior(dev), density_estimator=builder, device=dev, show_progress_bars=False)
+        # sbi's default TensorBoard writer creates ./sbi-logs in the working folder (the notebooks' folder);
+        # keep its logs in the astrolab cache instead
+        from torch.utils.tensorboard import SummaryWriter
+
+        log_dir = config.cache_dir() / "sbi-logs" / time.strftime("%Y%m%d-%H%M%S")
+        npe = NPE(prior=cigars_prior(dev), density_estimator=builder, device=dev, show_progress_bars=False,
+                  summary_writer=SummaryWriter(log_dir=str(log_dir)))
         npe.append_simulations(torch.from_numpy(theta), torch.from_numpy(x), data_device="cpu")
         t0 = time.perf_counter()
         with warnings.catch_warnings(), self._threads():
