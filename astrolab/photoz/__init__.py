@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["PhotometricRedshift", "TemplateFitter"]
+__all__ = ["PhotometricRedshift", "TemplateFitter", "PITRecalibrator", "GMMEnsemble", "degeneracy_class"]
 
 
 def __getattr__(name):
@@ -14,4 +14,12 @@ def __getattr__(name):
         from astrolab.photoz.oracle import TemplateFitter
 
         return TemplateFitter
+    if name == "PITRecalibrator":
+        from astrolab.photoz.recalibration import PITRecalibrator
+
+        return PITRecalibrator
+    if name in ("GMMEnsemble", "degeneracy_class"):
+        from astrolab.photoz import images
+
+        return getattr(images, name)
     raise AttributeError(name)
