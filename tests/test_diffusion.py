@@ -66,3 +66,23 @@ def test_daep_loss_falls_and_ddim_samples_are_finite(data):
     rec = m.reconstruct(te, te["time"], te["band"], n_sample_steps=20, generator=torch.Generator().manual_seed(0))
     assert rec.shape == te["value"].shape and torch.isfinite(rec).all()
     assert rec.abs().max() <= 3.0 + 1e-4  # clipped DDIM stays in the data range
+
+
+def test_autoencoder_workflow():
+    from astrolab import autoencoders as ae
+
+    s = simulate_transients(60, seed=4, n_epochs=(10, 20))
+    b, truth, scale, t_first = ae.transient_batch(s, max_len=40)
+    assert b["value"].shape == (60, 40) and b["mask"].dtype == torch.bool
+    assert float(b["value"].abs().max()) == pytest.approx(1.0)
+    # the truth in normalised units matches the Bazin function at the observed epochs
+    i = 0
+    m = (b["band"][i] == 1) & b["mask"][i]
+    days = b["time"][i][m].numpy() * ae.TIME_SCALE + t_first[i]
+    assert np.allclose(s.truth(i, days, "r") / scale[i], truth[i][m].numpy(), atol=1e-5)
+    torch.manual_seed(0)
+    model, res = ae.train_autoencoder(MAEP(d_model=16, n_latents=4, n_blocks=1), b, epochs=6, batch_size=20)
+    h = res.history.frame["train_loss"]
+    assert h.iloc[-1] < h.iloc[0]
+    assert 0 < ae.reconstruction_mse(model, b, truth) < 1.0
+    assert ae.latents(model, b).shape == (60, 4 * 16)
