@@ -38,7 +38,7 @@ _LAZY = {
     "CigarsInference": "astrolab.sbi_cigars",
 }
 _SUBMODULES = {"config", "errors", "data", "sim", "models", "train", "metrics", "photoz", "viz", "widgets", "cli",
-               "gyro", "selection", "reproduce", "session", "export", "sbi_cigars", "trimodal"}
+               "gyro", "selection", "reproduce", "session", "export", "sbi_cigars", "trimodal", "autoencoders"}
 
 __all__ = ["__version__", *_LAZY, *sorted(_SUBMODULES)]
 
