@@ -249,7 +249,8 @@ class SpectrumEncoder(nn.Module):
             nn.Conv1d(c1, c2, 5, padding=2), nn.PReLU(c2), nn.MaxPool1d(2),
             nn.Conv1d(c2, 2 * c3, 5, padding=2))
         r4 = int(np.asarray(rest_loglam).size) // 4
-        self.pos_bias = nn.Parameter(torch.zeros(1, c3, r4))
+        # random initial apertures: each pooled channel starts focused on a few rest wavelengths
+        self.pos_bias = nn.Parameter(3.0 * torch.randn(1, c3, r4))
         self.mlp = nn.Sequential(nn.Linear(c3 + 1, 128), nn.SiLU(), nn.Linear(128, n_latent))
 
     def to_rest(self, flux, weight, z):
