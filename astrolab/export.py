@@ -453,6 +453,18 @@ def export_figure(fig, path, formats: Sequence[str] = FIGURE_FORMATS + DATA_FORM
     return out
 
 
+def _bokeh_models_in(widget: Any, depth: int = 0) -> list:
+    """Bokeh figures wrapped (``jupyter_bokeh.BokehModel._model``) anywhere inside an ipywidgets tree."""
+    found = []
+    model = getattr(widget, "_model", None)
+    if model is not None and hasattr(model, "renderers"):
+        found.append(model)
+    if depth < 12:
+        for child in getattr(widget, "children", ()) or ():
+            found.extend(_bokeh_models_in(child, depth + 1))
+    return found
+
+
 def view_figures(view: Any) -> dict:
     """Bokeh figures of a view, by name.
 
@@ -467,12 +479,17 @@ def view_figures(view: Any) -> dict:
     if hasattr(view, "renderers"):
         return {"figure": view}
     figs = dict(getattr(view, "figures", {}) or {})
-    for name, w in (getattr(view, "widgets", {}) or {}).items():
+    # instance attribute only: ipywidgets.Widget has a class-level ``widgets`` registry that asserts on access
+    own = getattr(view, "__dict__", {}).get("widgets")
+    for name, w in (own if isinstance(own, dict) else {}).items():
         model = getattr(w, "_model", None)
         if model is not None and hasattr(model, "renderers"):
             figs.setdefault(name, model)
     if not figs and hasattr(getattr(view, "figure", None), "renderers"):
         figs["figure"] = view.figure
+    if not figs and hasattr(view, "children"):  # any ipywidgets box: the bokeh plots it holds, in order
+        for i, model in enumerate(_bokeh_models_in(view)):
+            figs.setdefault(getattr(model, "name", None) or f"plot{i}", model)
     if not figs:
         try:
             import holoviews as hv

@@ -162,8 +162,10 @@ def execute_notebook(path, out_dir, fast: bool = True, timeout: int = 1800, kern
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     nb = nbformat.read(path, as_version=4)
-    env_backup = {k: os.environ.get(k) for k in ("ASTROLAB_FAST", "ASTROLAB_OUTPUT_DIR")}
+    env_backup = {k: os.environ.get(k) for k in ("ASTROLAB_FAST", "ASTROLAB_OUTPUT_DIR", "ASTROLAB_STATIC_FALLBACK")}
     os.environ["ASTROLAB_OUTPUT_DIR"] = str(out_dir.resolve())
+    # panels add a static PNG of their plots: the HTML copy and the report show them without a widget manager
+    os.environ["ASTROLAB_STATIC_FALLBACK"] = "1"
     if fast:
         os.environ["ASTROLAB_FAST"] = "1"
     start = time.perf_counter()

@@ -650,3 +650,33 @@ def test_panels_filled_before_display_send_their_data(dataset):
         w = _plot_widget(v, name)
         assert w.bundle_is_current
         assert _bundle_source_data(w.render_bundle, view.source.id)["x"].size in (120, 240)
+
+
+def test_every_panel_offers_a_static_png_where_no_widget_manager_runs(rng, dataset, monkeypatch):
+    """Exported HTML / GitHub previews show the image/png a panel adds to its display bundle."""
+    import base64
+
+    from astrolab.export import read_provenance
+
+    xy = rng.normal(size=(300, 2))
+    cat = pd.DataFrame({"object_id": np.arange(300), "z": rng.uniform(0, 2, 300)})
+    browser = DataBrowser(dataset)
+    browser.selection = {1000}  # its plots show the selected object's cutouts, spectrum and light curve
+    panels = [EmbeddingExplorer(xy, cat), browser, LightCurveViewer(dataset.lightcurves)]
+    for panel in panels:
+        plain = panel._repr_mimebundle_()
+        assert "image/png" not in (plain[0] if isinstance(plain, tuple) else plain)
+        bundle = panel._repr_mimebundle_(include=["image/png", "text/plain",
+                                                  "application/vnd.jupyter.widget-view+json"])
+        data = bundle[0] if isinstance(bundle, tuple) else bundle
+        png = base64.b64decode(data["image/png"])
+        assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 5_000, type(panel).__name__
+        assert "application/vnd.jupyter.widget-view+json" in data  # the live widget is still there
+    monkeypatch.setenv("ASTROLAB_STATIC_FALLBACK", "1")
+    data = panels[0]._repr_mimebundle_()
+    data = data[0] if isinstance(data, tuple) else data
+    import tempfile, pathlib
+
+    path = pathlib.Path(tempfile.mkdtemp()) / "fallback.png"
+    path.write_bytes(base64.b64decode(data["image/png"]))
+    assert "astrolab_version" in read_provenance(path)

@@ -147,12 +147,34 @@ class Panel(W.VBox):
         """Redraw for new selected ids (sorted array); ``source`` is who changed it."""
 
     # --------------------------------------------------------------- display
-    def _repr_mimebundle_(self, **kwargs):
+    def _repr_mimebundle_(self, include=None, exclude=None, **kwargs):
+        """Widget view, plus a static ``image/png`` of the panel's plots when asked for.
+
+        The PNG (:func:`astrolab.export.static_png`, provenance in its text chunks) is
+        added when ``include`` names ``image/png`` or ``ASTROLAB_STATIC_FALLBACK=1`` (set
+        by ``astrolab reproduce``): exported HTML, GitHub's notebook preview and the
+        reproduce report show it where no widget manager runs.
+        """
+        import os
+
         # Plots filled before display: make the views about to be built start from the current data.
         from astrolab.widgets._bokeh import refresh_stale
 
         refresh_stale(self)
-        return super()._repr_mimebundle_(**kwargs)
+        bundle = super()._repr_mimebundle_(include=include, exclude=exclude, **kwargs)
+        want = (include is not None and "image/png" in include) or os.environ.get("ASTROLAB_STATIC_FALLBACK") == "1"
+        if want and not (exclude and "image/png" in exclude):
+            data = bundle[0] if isinstance(bundle, tuple) else bundle
+            if isinstance(data, dict):
+                try:
+                    import base64
+
+                    from astrolab.export import static_png
+
+                    data["image/png"] = base64.b64encode(static_png(self, dpi=80)).decode("ascii")
+                except Exception:  # noqa: BLE001 - a fallback image never breaks the live widget
+                    pass
+        return bundle
 
     # ---------------------------------------------------------------- status
     def show_message(self, text: str, level: str = "info") -> None:

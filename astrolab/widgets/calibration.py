@@ -190,27 +190,6 @@ class CalibrationDashboard(Panel):
         self._on_selection(self.selection_model.array, None)
 
     # ---------------------------------------------------------------- display
-    def _repr_mimebundle_(self, include=None, exclude=None, **kwargs):
-        """Widget view, plus a static ``image/png`` of every plot when asked for.
-
-        The PNG (from :func:`astrolab.export.static_png`, provenance in its text chunks)
-        is added when ``include`` names ``image/png`` or the environment variable
-        ``ASTROLAB_STATIC_FALLBACK=1`` is set: it is what exported HTML and GitHub's
-        notebook preview show where no widget manager runs.
-        """
-        import base64
-        import os
-
-        bundle = super()._repr_mimebundle_(include=include, exclude=exclude, **kwargs)
-        want = (include is not None and "image/png" in include) or os.environ.get("ASTROLAB_STATIC_FALLBACK") == "1"
-        if want and not (exclude and "image/png" in exclude):
-            from astrolab.export import static_png
-
-            data = bundle[0] if isinstance(bundle, tuple) else bundle
-            if isinstance(data, dict):
-                data["image/png"] = base64.b64encode(static_png(self, dpi=80)).decode("ascii")
-        return bundle
-
     # ---------------------------------------------------------------- helpers
     def show_message(self, text: str, level: str = "info") -> None:
         """Show ``text`` in the status line, after any standing note about the data."""
