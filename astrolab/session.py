@@ -315,7 +315,8 @@ def _as_selection_dict(selections) -> dict[str, Selection]:
 def save_session(path, *, selections: Any = None, views: Mapping[str, Any] | None = None,
                  model_config: Mapping | None = None, seed: int | None = None, seeds: Mapping | None = None,
                  data: Mapping[str, Any] | None = None, metrics: Mapping[str, float] | None = None,
-                 checkpoints: Mapping[str, Any] | None = None, notes: str = "") -> Path:
+                 checkpoints: Mapping[str, Any] | None = None, queries: Mapping[str, Mapping] | None = None,
+                 notes: str = "") -> Path:
     """Write a session (one JSON file, plus checkpoints by checksum) that :func:`load_session` restores.
 
     Parameters
@@ -338,6 +339,10 @@ def save_session(path, *, selections: Any = None, views: Mapping[str, Any] | Non
         Metrics to reproduce after loading.
     checkpoints : dict of str -> path-like, optional
         Checkpoint files (astrolab layout) copied next to the session by checksum.
+    queries : dict of str -> dict, optional
+        Archive queries the data came from, each ``{"archive": ..., "kind": ..., "query": {...}}``
+        as :mod:`astrolab.data.remote` issues them; stored with their hash (the cache key,
+        :func:`astrolab.data.remote._cache.query_key`) so a later load can check it asks the same.
     notes : str
         Free text.
 
@@ -365,6 +370,9 @@ def save_session(path, *, selections: Any = None, views: Mapping[str, Any] | Non
         except TypeError:
             pass
         data_doc[str(dname)] = entry
+    query_doc = {}
+    for qname, q in (queries or {}).items():
+        query_doc[str(qname)] = _query_entry(qname, q)
     ckpt_doc = {}
     if checkpoints:
         folder = path.with_name(path.stem + ".checkpoints")
@@ -396,6 +404,7 @@ def save_session(path, *, selections: Any = None, views: Mapping[str, Any] | Non
         "views": view_docs,
         "metrics": {str(k): _json_value(v) for k, v in (metrics or {}).items()},
         "checkpoints": ckpt_doc,
+        "queries": query_doc,
         "notes": str(notes),
     }
     doc["session_hash"] = session_hash(doc)
@@ -609,7 +618,20 @@ class Session:
         return view
 
 
-def load_session(path, data: Mapping[str, Any] | None = None, *, strict: bool = True) -> Session:
+def _query_entry(name, q) -> dict:
+    """``{"archive", "kind", "query", "sha256"}`` of one archive query (see :func:`save_session`)."""
+    from astrolab.data.remote._cache import query_key
+
+    if not isinstance(q, Mapping) or not {"archive", "kind", "query"} <= set(q):
+        raise invalid(f"session query {name!r}", "must be a dict with 'archive', 'kind' and 'query'",
+                      "pass e.g. {'archive': 'sdss', 'kind': 'photometry', 'query': {'ra': 150.1, ...}}")
+    query = json.loads(json.dumps(dict(q["query"]), default=str))
+    return {"archive": str(q["archive"]), "kind": str(q["kind"]), "query": query,
+            "sha256": query_key(str(q["archive"]), str(q["kind"]), query)}
+
+
+def load_session(path, data: Mapping[str, Any] | None = None, *, strict: bool = True,
+                 queries: Mapping[str, Mapping] | None = None) -> Session:
     """Read a session written by :func:`save_session` and restore its selections.
 
     Parameters
@@ -621,6 +643,9 @@ def load_session(path, data: Mapping[str, Any] | None = None, *, strict: bool = 
         must match the saved hash.
     strict : bool
         Refuse (default) or only warn when data or result-relevant versions differ.
+    queries : dict of str -> dict, optional
+        The archive queries this session's data now come from (as for :func:`save_session`);
+        each must hash like the saved one.
 
     Returns
     -------
@@ -679,6 +704,15 @@ def load_session(path, data: Mapping[str, Any] | None = None, *, strict: bool = 
                             f"{saved_data[dname]['sha256'][:12]}; {n_here} vs {n_saved} rows)")
         else:
             verified.append(dname)
+    saved_queries = doc.get("queries", {})
+    for qname, q in (queries or {}).items():
+        if qname not in saved_queries:
+            raise _session_error(path, f"has no archive query named {qname!r}",
+                                 f"pass queries under the saved names {sorted(saved_queries)}")
+        entry = _query_entry(qname, q)
+        if entry["sha256"] != saved_queries[qname]["sha256"]:
+            problems.append(f"archive query {qname!r} differs from the saved one ({entry['archive']} "
+                            f"{entry['kind']} {entry['query']} vs {saved_queries[qname]['query']})")
     if problems:
         msg = "; ".join(problems)
         if strict:

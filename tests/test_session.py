@@ -200,3 +200,21 @@ def test_data_hash_sensitivity():
     assert data_hash(pdf) == data_hash(RedshiftPDF(pdf.z_grid, pdf.pdf, ids=pdf.ids))
     assert data_hash(pdf) != data_hash(pdf[:49])
     assert data_hash(cat.to_pandas()) == data_hash(cat.to_pandas())
+
+
+def test_archive_query_hashes_are_saved_and_checked(tmp_path):
+    from astrolab.data.remote._cache import query_key
+
+    q = {"archive": "sdss", "kind": "photometry", "query": {"ra": 150.1, "dec": 2.2, "radius_arcmin": 2.0}}
+    path = astrolab.save_session(tmp_path / "s.json", selections={"a": Selection([1, 2])}, queries={"phot": q})
+    doc = json.loads(path.read_text())
+    assert doc["queries"]["phot"]["sha256"] == query_key("sdss", "photometry", q["query"])
+    sess = astrolab.load_session(path, queries={"phot": q})
+    assert sess.selections["a"] == {1, 2}
+    moved = {**q, "query": {**q["query"], "radius_arcmin": 3.0}}
+    with pytest.raises(SessionError, match="archive query 'phot' differs"):
+        astrolab.load_session(path, queries={"phot": moved})
+    with pytest.raises(SessionError, match="no archive query named 'other'"):
+        astrolab.load_session(path, queries={"other": q})
+    with pytest.raises(astrolab.errors.DataValidationError, match="'archive', 'kind' and 'query'"):
+        astrolab.save_session(tmp_path / "t.json", queries={"bad": {"ra": 1}})
