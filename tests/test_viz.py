@@ -188,3 +188,17 @@ def test_rasterizer_warm_up_is_idempotent_and_can_be_disabled(monkeypatch):
     frame = pd.DataFrame({"x": [0.1, 0.9], "y": [0.1, 0.9]})
     rgba, xr, yr = compute.rasterize_points(frame, "x", "y", (0, 1), (0, 1), 10, 10)
     assert rgba.shape == (10, 10) and (rgba != 0).sum() == 2 and xr == (0.0, 1.0)
+
+
+def test_lines_view_legend_gets_one_item_per_line_by_assignment():
+    from astrolab.viz.live import LinesView
+
+    view = LinesView(("train_loss",), "loss", "epoch", "value", y_axis_type="log")
+    legend = view.figure.legend[0]
+    first_items = legend.items
+    view.update("val_loss", [1, 2], [3.0, 2.0])
+    view.update("train_loss", [1, 2], [4.0, 2.5])  # an existing line: no new legend entry
+    assert [item.label.value for item in legend.items] == ["train_loss", "val_loss"]
+    assert legend.items is not first_items  # a new list, never appended in place
+    assert len(legend.items[1].renderers) == 1 and legend.click_policy == "hide"
+    assert list(view.data("val_loss")[1]) == [3.0, 2.0]

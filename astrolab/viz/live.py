@@ -371,19 +371,27 @@ class LinesView:
         self._cds = ColumnDataSource
         self.sources: dict[str, Any] = {}
         self._dashed = set(dashed)
-        self._legend = legend
+        self._legend = None
+        if legend:
+            # one Legend made here and given a new items list per line: bokeh's legend_label= appends to
+            # the existing list in place, whose change notification iterates the list's owner set and
+            # raised "Set changed size during iteration" while a linked view serialised the document
+            from bokeh.models import Legend
+
+            self._legend = Legend(items=[], location="top_right", click_policy="hide")
+            self.figure.add_layout(self._legend)
         for name in names:
             self._add(name)
-        if legend and names:
-            self.figure.legend.location = "top_right"
-            self.figure.legend.click_policy = "hide"
 
     def _add(self, name, color=None):
         src = self._cds({"x": [], "y": []})
         color = color or PALETTE[len(self.sources) % len(PALETTE)]
-        kw = {"legend_label": str(name)} if self._legend else {}
-        self.figure.line("x", "y", source=src, color=color, line_width=2,
-                         line_dash="dashed" if name in self._dashed else "solid", **kw)
+        renderer = self.figure.line("x", "y", source=src, color=color, line_width=2,
+                                    line_dash="dashed" if name in self._dashed else "solid")
+        if self._legend is not None:
+            from bokeh.models import LegendItem
+
+            self._legend.items = [*self._legend.items, LegendItem(label=str(name), renderers=[renderer])]
         self.sources[name] = src
         return src
 
