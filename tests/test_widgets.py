@@ -366,10 +366,15 @@ def test_training_panel_controls_start_at_photometric_redshift_architecture():
     assert "width" not in panel.fit_settings()
 
 
-def test_training_panel_writes_widgets_only_on_the_kernel_thread(tmp_path):
+def test_training_panel_writes_widgets_only_on_the_kernel_thread(tmp_path, monkeypatch):
     """Inside a running event loop (a Jupyter kernel) the training thread never writes a widget: Stop's
     status message and the run's end would otherwise race on the same widget state."""
     import asyncio
+
+    import astrolab.widgets.training as training_module
+
+    assert training_module._kernel_loop() is None  # plain Python: no kernel, widgets written at once
+    monkeypatch.setattr(training_module, "_kernel_loop", asyncio.get_running_loop)  # as inside a kernel
 
     writers: dict[str, set] = {"progress": set(), "status": set(), "runs": set(), "stop": set()}
 

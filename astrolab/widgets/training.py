@@ -100,6 +100,25 @@ def _control_for(name: str, spec: Any, value: Any):
     return None
 
 
+def _kernel_loop():
+    """The running asyncio loop of the IPython kernel this runs in, or None (plain Python, tests).
+
+    Only a kernel's loop is trusted to run the callbacks the training thread queues: another library
+    may leave a loop marked as running in the main thread without running it (Playwright's sync API).
+    """
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:
+        return None
+    try:
+        from IPython import get_ipython
+
+        ip = get_ipython()
+    except Exception:  # pragma: no cover - IPython is a dependency
+        return None
+    return loop if ip is not None and getattr(ip, "kernel", None) is not None else None
+
+
 class TrainingPanel(Panel):
     """Train an estimator or a torch module in a background thread, with live curves and a runs table.
 
@@ -187,10 +206,7 @@ class TrainingPanel(Panel):
         self._rows: list[dict] = []
         self._lock = threading.Lock()
         # the kernel's event loop and its thread, where widgets and plots are written (see _on_kernel_thread)
-        try:
-            self._loop = asyncio.get_running_loop()
-        except RuntimeError:
-            self._loop = None
+        self._loop = _kernel_loop()
         self._loop_thread = threading.current_thread()
         self._draw_pending = False
         self.last_error: BaseException | None = None

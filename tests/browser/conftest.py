@@ -77,8 +77,10 @@ def jupyterlab(chromium_path, tmp_path_factory):
         server.stop()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def playwright_instance(chromium_path):
+    # module scope: Playwright's sync API marks an asyncio loop as running in the main thread for as long as
+    # it lives; kept for the whole session it made asyncio.get_running_loop() succeed in every later test
     from playwright.sync_api import sync_playwright
 
     pw = sync_playwright().start()
