@@ -68,7 +68,9 @@ def model_fluxes(pop: dict, band_list, chunk: int = 1000) -> np.ndarray:
     Parameters
     ----------
     pop : dict of arrays (N,)
-        From :func:`draw_population` (redshift, log_mstar, age, metallicity, log_ssfr, ebv, agn_frac).
+        From :func:`draw_population` (redshift, log_mstar, age, metallicity, log_ssfr, ebv, agn_frac);
+        an optional ``ebv_mw`` (Milky-Way foreground E(B−V) [mag]) reddens the
+        observed-frame spectra (:func:`astrolab.sim.dust.milky_way_extinction`).
     band_list : list of (column, survey, band)
         From :func:`resolve_bands`.
     chunk : int
@@ -77,7 +79,7 @@ def model_fluxes(pop: dict, band_list, chunk: int = 1000) -> np.ndarray:
     Returns
     -------
     ndarray (N, B)
-        AB band fluxes [nJy] (IGM included, no noise).
+        AB band fluxes [nJy] (IGM and the foreground, when given, included; no noise).
     """
     n = len(pop["redshift"])
     out = np.zeros((n, len(band_list)))
@@ -85,8 +87,9 @@ def model_fluxes(pop: dict, band_list, chunk: int = 1000) -> np.ndarray:
         sl = slice(s, s + chunk)
         shape = sed_shape(pop["age"][sl], pop["metallicity"][sl], pop["log_ssfr"][sl], pop["ebv"][sl],
                           pop["agn_frac"][sl])
+        fg = pop["ebv_mw"][sl] if "ebv_mw" in pop else None
         out[sl] = band_fluxes(shape, pop["redshift"][sl], luminosity_5500(pop["log_mstar"][sl], pop["age"][sl]),
-                              band_list)
+                              band_list, foreground_ebv=fg)
     return out
 
 
@@ -215,7 +218,8 @@ def _depth_array(depth, cols, defaults, n):
 
 def simulate_galaxies(n: int, survey: str = "hsc", bands=None, seed: int = 0, z_max: float = 3.0,
                       agn_fraction: float = 0.0, depth=None, redshift_distribution: str = "galaxiesml",
-                      selection_band: str | None = None, selection_limit: float | None = None):
+                      selection_band: str | None = None, selection_limit: float | None = None,
+                      foreground_ebv=None):
     """Simulate a flux-limited galaxy catalog with photometry and every true parameter.
 
     Parameters
@@ -244,13 +248,22 @@ def simulate_galaxies(n: int, survey: str = "hsc", bands=None, seed: int = 0, z_
     selection_band, selection_limit : optional
         Flux limit on the noise-free magnitude (default: the survey's i band or
         its middle band, 1 mag brighter than its default 5σ depth).
+    foreground_ebv : None, "high_latitude", float or callable, optional
+        Milky-Way foreground dust per line of sight (truth column ``ebv_mw``
+        [mag]): ``"high_latitude"`` draws SFD-like values
+        (:func:`astrolab.sim.dust.draw_foreground_ebv`, median 0.03 mag), a number
+        is used for every object, ``f(n, rng)`` returns n values. Every band's
+        flux is reddened in the observed frame (CCM89, R_V = 3.1) before the
+        noise and the flux limit. Default None: no foreground (no column), and
+        the same table as before this option existed.
 
     Returns
     -------
     astropy.table.Table
         N rows. Truths: ``object_id`` (int64, unique), ``redshift``, ``log_mstar``
         [dex(Msun)], ``sfr`` [Msun/yr], ``log_ssfr`` [dex(1/yr)], ``age`` [Gyr],
-        ``metallicity`` [dex, log Z/Zsun], ``ebv`` (nebular E(B−V)) [mag],
+        ``metallicity`` [dex, log Z/Zsun], ``ebv`` (nebular E(B−V), in the galaxy) [mag],
+        ``ebv_mw`` (Milky-Way foreground E(B−V) [mag], only with ``foreground_ebv``),
         ``agn_frac`` (AGN share of the 5500 Å continuum), ``quiescent`` (bool),
         ``template_index`` (nearest template of :meth:`TemplateLibrary.default`).
         Per band column ``<b>``: ``<b>`` observed AB magnitude [mag], ``<b>_err``
@@ -295,9 +308,16 @@ def simulate_galaxies(n: int, survey: str = "hsc", bands=None, seed: int = 0, z_
     limit = float(selection_limit) if selection_limit is not None else default_depths[j_sel] - 1.0
     rng = np.random.default_rng(seed)
     kept, fluxes, total, drawn = [], [], 0, 0
+    fg_rng = None
+    if foreground_ebv is not None:
+        from astrolab.sim.dust import foreground_for
+
+        fg_rng = np.random.default_rng([int(seed), 0xD057])  # own stream: the population draws stay as they were
     while total < n:
         batch = max(512, int(2.2 * (n - total)))
         pop = draw_population(batch, rng, z_max, agn_fraction, redshift_distribution)
+        if fg_rng is not None:
+            pop["ebv_mw"] = foreground_for(foreground_ebv, batch, fg_rng)
         f = model_fluxes(pop, band_list)
         drawn += batch
         with np.errstate(divide="ignore"):
@@ -332,6 +352,8 @@ def simulate_galaxies(n: int, survey: str = "hsc", bands=None, seed: int = 0, z_
     table["metallicity"] = pop["metallicity"]
     table["metallicity"].unit = "dex"
     table["ebv"] = pop["ebv"] * u.mag
+    if "ebv_mw" in pop:
+        table["ebv_mw"] = pop["ebv_mw"] * u.mag
     table["agn_frac"] = pop["agn_frac"] * u.dimensionless_unscaled
     table["quiescent"] = pop["quiescent"]
     table["template_index"] = library.nearest(pop)
@@ -348,5 +370,7 @@ def simulate_galaxies(n: int, survey: str = "hsc", bands=None, seed: int = 0, z_
                        "depth_5sigma": depth_meta, "selection": f"{selection_band}_true < {limit}",
                        "selection_band": selection_band, "selection_limit": limit,
                        "z_max": z_max, "agn_fraction": agn_fraction,
-                       "redshift_distribution": redshift_distribution, "n_templates": len(library)})
+                       "redshift_distribution": redshift_distribution, "n_templates": len(library),
+                       "foreground_ebv": None if foreground_ebv is None else
+                       (foreground_ebv if isinstance(foreground_ebv, (str, float, int)) else "custom")})
     return table

@@ -193,8 +193,10 @@ def add_morphology(catalog, seed: int = 0):
     host = sed_shape(p["age"], p["metallicity"], p["log_ssfr"], p["ebv"], 0.0)
     old_age = np.maximum(p["age"], 0.8 * age_of_universe_gyr(z))
     bulge = sed_shape(old_age, p["metallicity"] + 0.1, np.full(n, -12.0), np.zeros(n), 0.0)
-    f_host = band_fluxes(host, z, l55, band_list)
-    f_bulge = band_fluxes(bulge, z, l55, band_list)
+    # the same Milky-Way foreground as the catalog photometry (shares are ratios of like-for-like fluxes)
+    fg = np.asarray(catalog["ebv_mw"], float) if "ebv_mw" in catalog.colnames else None
+    f_host = band_fluxes(host, z, l55, band_list, foreground_ebv=fg)
+    f_bulge = band_fluxes(bulge, z, l55, band_list, foreground_ebv=fg)
     with np.errstate(divide="ignore", invalid="ignore"):
         share = bt[:, None] * f_bulge / (bt[:, None] * f_bulge + (1 - bt[:, None]) * f_host)
     share = np.nan_to_num(share, nan=0.0)
@@ -360,7 +362,7 @@ def render_images(catalog, survey: str = "hsc", stamp: int | None = None, seed: 
 def simulate_multisurvey(n: int, surveys=("hsc",), seed: int = 0, stamps: dict | None = None,
                          missing: dict | None = None, agn_fraction: float = 0.0, z_max: float = 3.0,
                          redshift_distribution: str = "galaxiesml", selection_band: str | None = None,
-                         selection_limit: float | None = None, noise: bool = True):
+                         selection_limit: float | None = None, noise: bool = True, foreground_ebv=None):
     """Simulate galaxies and render the same objects in several surveys.
 
     Parameters
@@ -387,6 +389,10 @@ def simulate_multisurvey(n: int, surveys=("hsc",), seed: int = 0, stamps: dict |
         limit); default: the first survey's i band (or middle band).
     noise : bool
         Add pixel noise.
+    foreground_ebv : None, "high_latitude", float or callable, optional
+        Milky-Way foreground E(B−V) per line of sight (truth column ``ebv_mw``
+        [mag]); catalog fluxes and images are reddened in the observed frame
+        (see :func:`astrolab.sim.galaxies.simulate_galaxies`). Default: none.
 
     Returns
     -------
@@ -406,7 +412,7 @@ def simulate_multisurvey(n: int, surveys=("hsc",), seed: int = 0, stamps: dict |
         selection_band = f"{first.name}_{'i' if 'i' in first.bands else first.bands[len(first.bands) // 2]}"
     catalog = simulate_galaxies(n, survey=surveys[0], bands=bands, seed=seed, z_max=z_max, agn_fraction=agn_fraction,
                                 redshift_distribution=redshift_distribution, selection_band=selection_band,
-                                selection_limit=selection_limit)
+                                selection_limit=selection_limit, foreground_ebv=foreground_ebv)
     add_morphology(catalog, seed=seed)
     stamps = dict(stamps or {})
     missing = dict(missing or {})

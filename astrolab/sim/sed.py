@@ -378,13 +378,19 @@ def _band_kernel(survey: str, band: str):
     return int(kk[0]), resp / resp.sum()
 
 
-def _band_means(fnu, z, band_keys):
+def _band_means(fnu, z, band_keys, foreground_ebv=None):
     """Photon-weighted mean f_ν (N, B) of observed-frame spectra given on the rest grid (N, L) at redshifts (N,).
 
     ∫ f_ν R dλ/λ / ∫ R dλ/λ on the log grid, with the spectrum linearly
     interpolated in ln λ (exact up to that interpolation); zero flux blueward of WAVE[0].
+    With ``foreground_ebv`` (N,) [mag], the spectrum is first attenuated in the
+    observed frame by the Milky-Way law of :func:`astrolab.sim.dust.milky_way_extinction`.
     """
     n, L = fnu.shape
+    if foreground_ebv is not None:
+        from astrolab.sim.dust import milky_way_extinction
+
+        ebv = np.asarray(foreground_ebv, float).reshape(n, 1)
     s = np.log1p(np.asarray(z, float)) / _DLNL
     shift = np.floor(s).astype(np.int64)
     phi = (s - shift)[:, None]
@@ -396,7 +402,12 @@ def _band_means(fnu, z, band_keys):
         j = k0 + np.arange(resp.size)[None, :] - shift[:, None]  # rest index at shift floor(s)
         hi = padded[rows, np.clip(j + 1, 0, L)]  # f at j
         lo = padded[rows, np.clip(j, 0, L)]  # f at j - 1 (rest wavelength a pixel bluer)
-        out[:, b] = ((1.0 - phi) * hi + phi * lo) @ resp
+        if foreground_ebv is None:
+            out[:, b] = ((1.0 - phi) * hi + phi * lo) @ resp
+        else:  # observed-frame transmission 10^(-0.4 E(B-V) A_lambda/E(B-V)) at the filter's wavelengths
+            a_k = milky_way_extinction(np.exp(_LN_W0 + (k0 + np.arange(resp.size)) * _DLNL))
+            trans = 10.0 ** (-0.4 * ebv * a_k[None, :])
+            out[:, b] = (((1.0 - phi) * hi + phi * lo) * trans) @ resp
     return out
 
 
@@ -423,7 +434,7 @@ def _band_matrix(survey: str, band: str, z_grid) -> np.ndarray:
     return W
 
 
-def band_fluxes(shape, z, l5500, band_list, chunk: int = 2000):
+def band_fluxes(shape, z, l5500, band_list, chunk: int = 2000, foreground_ebv=None):
     """Noise-free AB band fluxes [nJy] of rest-frame SEDs seen at redshift ``z``.
 
     Parameters
@@ -438,17 +449,23 @@ def band_fluxes(shape, z, l5500, band_list, chunk: int = 2000):
         From :func:`astrolab.sim.filters.resolve_bands` (only survey and band are used).
     chunk : int
         Objects per block.
+    foreground_ebv : array (N,), optional
+        Milky-Way foreground E(B−V) [mag] of each line of sight: the
+        observed-frame spectrum is reddened with
+        :func:`astrolab.sim.dust.milky_way_extinction` (CCM89, R_V = 3.1)
+        inside each filter before integration. None (default): no foreground.
 
     Returns
     -------
     ndarray (N, B)
         Band fluxes [nJy]: photon-counting mean f_ν through the speclite curve,
-        IGM applied, f_ν = (1+z) L_ν / (4π D_L²).
+        IGM (and the foreground, when given) applied, f_ν = (1+z) L_ν / (4π D_L²).
     """
     z = np.asarray(z, float)
     shape = np.asarray(shape, float)
     l5500 = np.broadcast_to(np.asarray(l5500, float), z.shape)
     keys = [(sv, b) for _, sv, b in band_list]
+    fg = None if foreground_ebv is None else np.broadcast_to(np.asarray(foreground_ebv, float), z.shape)
     dl_cm = luminosity_distance_cm(np.clip(z, 1e-4, None))
     lam_fac = WAVE ** 2 * 1e-8 / _C_CM  # L_lambda [/Angstrom] -> L_nu [/Hz]
     out = np.empty((len(z), len(keys)))
@@ -459,7 +476,7 @@ def band_fluxes(shape, z, l5500, band_list, chunk: int = 2000):
         fnu = shape[sl] * lam_fac[None, :]
         fnu *= scale[:, None]
         fnu[:, :_I1216] *= _igm_blue(WAVE[:_I1216], zz)
-        out[sl] = _band_means(fnu, zz, keys)
+        out[sl] = _band_means(fnu, zz, keys, None if fg is None else fg[sl])
     return out
 
 
