@@ -1,7 +1,10 @@
 """Image-based photometric-redshift networks (GalaxiesML, PICZL, Mantis Shrimp families).
 
 - :class:`ImageZCNN` -- image CNN (+ magnitudes) whose output is a density over
-  redshift bins (GalaxiesML image baseline; Mantis Shrimp's classification head);
+  redshift bins (GalaxiesML image baseline; Mantis Shrimp's classification head
+  and, on a resampled stack of every survey, its *early fusion*);
+- :class:`LateFusionCNN` -- one encoder per survey, features concatenated with
+  line-of-sight scalars such as E(B−V) (Mantis Shrimp's *late fusion*);
 - :class:`GMMHead` and :class:`MultiBranchGMM` -- PICZL-style multi-branch CNN
   (images, colour images, tabular features) with a Gaussian-mixture output;
 - :class:`BinnedRedshiftTask` and :class:`GMMRedshiftTask` -- wrap a network
@@ -20,11 +23,12 @@ import numpy as np
 import torch
 from torch import nn
 
-__all__ = ["ImageZCNN", "GMMHead", "MultiBranchGMM", "BinnedRedshiftTask", "GMMRedshiftTask", "conv_encoder",
-           "predict_in_batches"]
+__all__ = ["ImageZCNN", "LateFusionCNN", "GMMHead", "MultiBranchGMM", "BinnedRedshiftTask", "GMMRedshiftTask",
+           "conv_encoder", "predict_in_batches"]
 
 
-def conv_encoder(in_channels: int, channels=(16, 32, 64), activation=nn.ReLU, dropout: float = 0.0) -> nn.Sequential:
+def conv_encoder(in_channels: int, channels=(16, 32, 64), activation=nn.ReLU, dropout: float = 0.0,
+                 batch_norm: bool = False) -> nn.Sequential:
     """Small convolutional encoder: [Conv3×3 → activation → Conv3×3 → activation → MaxPool2] per width, then global pooling.
 
     Parameters
@@ -37,6 +41,8 @@ def conv_encoder(in_channels: int, channels=(16, 32, 64), activation=nn.ReLU, dr
         Activation class (e.g. ``nn.ReLU``, ``nn.Tanh``, ``nn.GELU``).
     dropout : float
         Dropout before the output.
+    batch_norm : bool
+        Batch normalisation after each convolution (faster, steadier training of short runs).
 
     Returns
     -------
@@ -45,9 +51,13 @@ def conv_encoder(in_channels: int, channels=(16, 32, 64), activation=nn.ReLU, dr
     """
     layers: list[nn.Module] = []
     c = int(in_channels)
+
+    def norm(w):
+        return [nn.BatchNorm2d(int(w))] if batch_norm else []
+
     for w in channels:
-        layers += [nn.Conv2d(c, int(w), 3, padding=1), activation(), nn.Conv2d(int(w), int(w), 3, padding=1),
-                   activation(), nn.MaxPool2d(2, ceil_mode=True)]
+        layers += [nn.Conv2d(c, int(w), 3, padding=1), *norm(w), activation(), nn.Conv2d(int(w), int(w), 3, padding=1),
+                   *norm(w), activation(), nn.MaxPool2d(2, ceil_mode=True)]
         c = int(w)
     layers += [nn.AdaptiveAvgPool2d(2), nn.Flatten()]
     if dropout > 0:
@@ -79,6 +89,8 @@ class ImageZCNN(nn.Module):
         the CNN then learns a correction added to its logits (the last layer
         starts at zero, so training starts from the photometry model). Freeze
         it with :func:`astrolab.models.transfer.freeze` (prefix ``"base"``).
+    batch_norm : bool
+        Batch normalisation in the encoder (:func:`conv_encoder`).
 
     Shapes
     ------
@@ -86,11 +98,11 @@ class ImageZCNN(nn.Module):
     """
 
     def __init__(self, n_bands: int, n_features: int, n_bins: int, channels=(16, 32, 64), hidden: int = 128,
-                 extra: int = 0, dropout: float = 0.0, base: nn.Module | None = None):
+                 extra: int = 0, dropout: float = 0.0, base: nn.Module | None = None, batch_norm: bool = False):
         super().__init__()
         if n_bands < 1 or n_bins < 2 or n_features < 0:
             raise ValueError(f"ImageZCNN: need n_bands >= 1, n_bins >= 2, n_features >= 0; got {n_bands}, {n_bins}, {n_features}")
-        self.encoder = conv_encoder(n_bands, channels)
+        self.encoder = conv_encoder(n_bands, channels, batch_norm=batch_norm)
         width = int(channels[-1]) * 4
         self.tab = (nn.Sequential(nn.Linear(n_features, hidden), nn.ReLU(), nn.Linear(hidden, hidden), nn.ReLU())
                     if n_features > 0 else None)
@@ -117,6 +129,83 @@ class ImageZCNN(nn.Module):
         """Redshift-bin logits (N, G)."""
         out = self.head(self.features(images, features, extra))
         return out if self.base is None else out + self.base(features)
+
+
+class LateFusionCNN(nn.Module):
+    """Late fusion of several surveys: one CNN encoder per survey, features concatenated, one head.
+
+    Each survey keeps its own pixel grid (PanSTARRS 0.25″/px, GALEX 1.5″/px,
+    unWISE 2.75″/px ...): no resampling. The encoders' pooled features are
+    concatenated with ``extra`` line-of-sight scalars (e.g. the Galactic
+    E(B−V)) and a dense head returns redshift-bin logits (Mantis Shrimp's late
+    fusion, reduced: small CNNs instead of ConvNeXt backbones).
+
+    Parameters
+    ----------
+    survey_channels : sequence of int or dict of str -> int
+        Bands B_s of each survey's images, in the order the images are passed
+        (a dict keeps its names in :attr:`surveys`).
+    n_bins : int
+        Redshift bins G of the output.
+    channels : sequence of int or dict of str -> sequence of int
+        Encoder widths (:func:`conv_encoder`), the same for every survey or per
+        survey name (small stamps need fewer stages: each stage halves the size).
+    hidden : int
+        Width of the head's dense layers.
+    extra : int
+        Number E of scalars appended to the fused features (0: none).
+    dropout : float
+        Dropout in the head.
+    survey_dropout : float
+        Training only: probability that a survey other than the first is zeroed
+        for an object (its images set to 0, as a missing survey is stored), so
+        that the network learns to cope without it. 0 (default): off.
+    batch_norm : bool
+        Batch normalisation in the encoders (:func:`conv_encoder`).
+
+    Shapes
+    ------
+    forward(images_1 (N, B_1, H_1, W_1), ..., images_S (N, B_S, H_S, W_S)[, extra (N, E)]) -> logits (N, G).
+    """
+
+    def __init__(self, survey_channels, n_bins: int, channels=(16, 32), hidden: int = 128, extra: int = 0,
+                 dropout: float = 0.0, survey_dropout: float = 0.0, batch_norm: bool = False):
+        super().__init__()
+        if isinstance(survey_channels, dict):
+            names, bands = list(survey_channels), [int(v) for v in survey_channels.values()]
+        else:
+            bands = [int(v) for v in survey_channels]
+            names = [f"survey{i}" for i in range(len(bands))]
+        if not bands or min(bands) < 1 or n_bins < 2 or extra < 0 or not 0.0 <= survey_dropout < 1.0:
+            raise ValueError(f"LateFusionCNN: need >= 1 survey with >= 1 band each, n_bins >= 2, extra >= 0 and "
+                             f"0 <= survey_dropout < 1; got {survey_channels}, {n_bins}, {extra}, {survey_dropout}")
+        widths = {n: tuple(channels[n] if isinstance(channels, dict) else channels) for n in names}
+        self.surveys = names
+        self.encoders = nn.ModuleList([conv_encoder(b, widths[n], batch_norm=batch_norm) for n, b in zip(names, bands)])
+        fused = sum(int(widths[n][-1]) * 4 for n in names) + int(extra)
+        self.head = nn.Sequential(nn.Linear(fused, hidden), nn.ReLU(), nn.Dropout(dropout), nn.Linear(hidden, hidden),
+                                  nn.ReLU(), nn.Linear(hidden, n_bins))
+        self.n_bins, self.extra, self.survey_dropout = int(n_bins), int(extra), float(survey_dropout)
+
+    def features(self, *inputs) -> torch.Tensor:
+        """Fused representation (N, D): every survey's encoder output, then the extra scalars."""
+        n_s = len(self.encoders)
+        if len(inputs) != n_s + (1 if self.extra else 0):
+            raise ValueError(f"LateFusionCNN expects {n_s} image tensors{' and the extra scalars' if self.extra else ''}"
+                             f" ({self.surveys}{' + extra' if self.extra else ''}), got {len(inputs)} inputs")
+        parts = []
+        for s, (enc, x) in enumerate(zip(self.encoders, inputs[:n_s])):
+            if self.training and self.survey_dropout > 0 and s > 0:
+                keep = (torch.rand(x.shape[0], 1, 1, 1, device=x.device) >= self.survey_dropout).to(x.dtype)
+                x = x * keep
+            parts.append(enc(x))
+        if self.extra:
+            parts.append(inputs[n_s])
+        return torch.cat(parts, dim=1)
+
+    def forward(self, *inputs):
+        """Redshift-bin logits (N, G)."""
+        return self.head(self.features(*inputs))
 
 
 class GMMHead(nn.Module):
