@@ -34,12 +34,19 @@ def bokeh_widget(fig, name: str = "plot"):
 
 
 def guarded(method):
-    """Decorator for UI callbacks: exceptions become a status message instead of a traceback."""
+    """Decorator for UI callbacks: exceptions become a status message instead of a traceback.
+
+    The callback runs holding :data:`astrolab.widgets._bokeh.DOCUMENT_LOCK` (widget events arrive on
+    ipykernel's subshell thread, while cells run on the main thread).
+    """
 
     @functools.wraps(method)
     def wrapper(self, *args, **kwargs):
+        from astrolab.widgets._bokeh import DOCUMENT_LOCK
+
         try:
-            return method(self, *args, **kwargs)
+            with DOCUMENT_LOCK:
+                return method(self, *args, **kwargs)
         except Exception as exc:  # noqa: BLE001 - shown to the user, kept for debugging
             self._last_exception = exc
             self._last_traceback = traceback.format_exc()
@@ -134,10 +141,13 @@ class Panel(W.VBox):
         self._selection_model.set(ids, source=self)
 
     def _handle_event(self, event: SelectionEvent) -> None:
+        from astrolab.widgets._bokeh import DOCUMENT_LOCK
+
         if not self._ready:
             return
         try:
-            self._on_selection(event.ids, event.source)
+            with DOCUMENT_LOCK:  # selections come from cells (main thread) and from browser events (subshell)
+                self._on_selection(event.ids, event.source)
         except Exception as exc:  # noqa: BLE001
             self._last_exception = exc
             self._last_traceback = traceback.format_exc()

@@ -34,6 +34,16 @@ document whenever a view may be built from it:
   refreshed.
 
 So any order of "create, update, display" shows the latest data.
+
+One lock for every bokeh document
+---------------------------------
+ipykernel 7 handles comm messages (the browser's bokeh events: ranges, selections, the
+``renderers`` list echoed back) on a *subshell thread*, while cells and the callbacks a
+training thread queues run on the main thread. Bokeh documents are not thread-safe: a line
+added on one thread while the other applied a browser event raised "Set changed size during
+iteration" inside bokeh. :data:`DOCUMENT_LOCK` (re-entrant) serialises them: incoming events
+(:meth:`LiveBokehModel._sync_model`) and every astrolab write (panels' selection handlers and
+UI callbacks, the training panel's redraws) hold it.
 """
 
 from __future__ import annotations
@@ -45,7 +55,10 @@ from typing import Any, Iterator
 
 from jupyter_bokeh import BokehModel
 
-__all__ = ["LiveBokehModel", "flush_pending", "refresh_stale"]
+__all__ = ["LiveBokehModel", "flush_pending", "refresh_stale", "DOCUMENT_LOCK"]
+
+#: Held while any thread reads or writes a bokeh document shown by astrolab (see the module docstring).
+DOCUMENT_LOCK = threading.RLock()
 
 _LOCK = threading.Lock()
 _PENDING: weakref.WeakSet = weakref.WeakSet()  # widgets with changes that may not have reached a view
@@ -166,7 +179,8 @@ class LiveBokehModel(BokehModel):
 
     def refresh_bundle(self) -> None:
         """Re-serialise the bokeh document into ``render_bundle`` (existing views re-render)."""
-        bundle = self._model_to_traits(self._model)
+        with DOCUMENT_LOCK:
+            bundle = self._model_to_traits(self._model)
         self._bundle_stale = False
         self._maybe_lost = False
         self.n_bundle_refreshes += 1
@@ -198,6 +212,11 @@ class LiveBokehModel(BokehModel):
             self._maybe_lost = True
             _schedule(self)
         super()._document_patched(event)  # views that exist follow the patch
+
+    def _sync_model(self, _model: Any, content: dict, buffers: list) -> None:
+        """Apply a browser event to the document while holding :data:`DOCUMENT_LOCK`."""
+        with DOCUMENT_LOCK:
+            super()._sync_model(_model, content, buffers)
 
     def _on_view_count(self, change: dict) -> None:
         old, new = change["old"] or 0, change["new"] or 0

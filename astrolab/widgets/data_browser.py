@@ -325,6 +325,7 @@ class DataBrowser(Panel):
         self._boxes[name].children = [self._plots[name]] if ok else ([placeholder(text, name)] if text else [])
         return ok
 
+    @guarded
     def _draw_images(self):
         if self.current_id is None or self.reader.parts["images"] is None:
             return self._set_box("images", False)
@@ -341,6 +342,7 @@ class DataBrowser(Panel):
         self.image_view.update(imgs, labels)
         return self._set_box("images", True)
 
+    @guarded
     def _draw_spectrum(self):
         if self.current_id is None or self.reader.parts["spectra"] is None:
             return self._set_box("spectra", False)

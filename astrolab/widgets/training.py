@@ -492,7 +492,9 @@ class TrainingPanel(Panel):
         kernel's thread handles a click (Stop) or the browser's range updates, an ipywidget's pending
         state set or a bokeh document changed under iteration ("Set changed size during iteration")
         and new lines reached the browser broken. So the training thread only records data and asks;
-        every widget and plot is written by the kernel's thread.
+        every widget and plot is written by the kernel's main thread, holding
+        :data:`astrolab.widgets._bokeh.DOCUMENT_LOCK` against browser events applied on ipykernel's
+        subshell thread.
         """
         loop = self._loop
         if loop is None or threading.current_thread() is self._loop_thread or loop.is_closed():
@@ -520,6 +522,12 @@ class TrainingPanel(Panel):
         self._on_kernel_thread(self._draw_display)
 
     def _draw_display(self):
+        from astrolab.widgets._bokeh import DOCUMENT_LOCK
+
+        with DOCUMENT_LOCK:
+            self._draw_display_locked()
+
+    def _draw_display_locked(self):
         with self._lock:
             self._draw_pending = False
             rows = list(self._rows)
@@ -538,6 +546,12 @@ class TrainingPanel(Panel):
             self._record_error(exc)
 
     def _finish(self, run, status):
+        from astrolab.widgets._bokeh import DOCUMENT_LOCK
+
+        with DOCUMENT_LOCK:
+            self._finish_locked(run, status)
+
+    def _finish_locked(self, run, status):
         self.start_button.disabled = False
         self.stop_button.disabled = True
         self.resume_button.disabled = False
