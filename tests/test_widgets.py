@@ -685,3 +685,33 @@ def test_every_panel_offers_a_static_png_where_no_widget_manager_runs(rng, datas
     path = pathlib.Path(tempfile.mkdtemp()) / "fallback.png"
     path.write_bytes(base64.b64decode(data["image/png"]))
     assert "astrolab_version" in read_provenance(path)
+
+
+def test_browser_events_and_panel_redraws_share_one_document_lock(rng):
+    """ipykernel 7 applies browser events (jupyter_bokeh ``_sync_model``) on a subshell thread while cells and
+    queued redraws run on the main thread; both must hold ``DOCUMENT_LOCK`` (a line added while the other
+    thread applied an event raised "Set changed size during iteration" inside bokeh)."""
+    import time
+
+    from astrolab.widgets._bokeh import DOCUMENT_LOCK
+
+    e = EmbeddingExplorer(rng.normal(size=(50, 2)))
+    w = e.plot_widget
+    held = threading.Event()
+
+    def hold():
+        with DOCUMENT_LOCK:
+            held.set()
+            time.sleep(0.4)
+
+    for call in (lambda: w._sync_model(w, {"event": "not-a-jsevent"}, []),  # an incoming browser message
+                 lambda: setattr(e, "selection", {1, 2})):                 # a selection redraw
+        t = threading.Thread(target=hold)
+        t.start()
+        held.wait(5)
+        t0 = time.perf_counter()
+        call()
+        waited = time.perf_counter() - t0
+        t.join()
+        assert waited > 0.25, f"ran without waiting for the document lock ({waited:.3f} s)"
+    assert e.selection == {1, 2}
