@@ -217,3 +217,37 @@ def test_bad_input_raises_data_validation_error(data):
         DAEP(d_model=16, n_latents=2, n_blocks=1, n_steps=10).reconstruct(b, b["time"], b["band"], n_sample_steps=50)
     with pytest.raises(DataValidationError):
         ae.probe_latents(np.zeros((5, 3)), np.zeros(4), np.zeros((5, 3)), np.zeros(5))
+
+
+class _Oracle:
+    """Stand-in model whose reconstruction is the simulator's noise-free (or continuum-only) spectrum."""
+
+    def __init__(self, sim, scale, rows, lines=True):
+        self.sim, self.scale, self.rows, self.lines = sim, scale, list(rows), lines
+
+    def reconstruct(self, batch, time, band):
+        assert len(batch["value"]) == len(self.rows) == len(time)
+        lam = ae.position_to_wavelength(time.numpy())
+        f = self.sim.truth if self.lines else self.sim.continuum
+        return torch.tensor(np.stack([f(i, lam[k]) / self.scale[i] for k, i in enumerate(self.rows)]))
+
+
+def test_ew_recovery_is_exact_for_the_truth_and_zero_without_lines():
+    sim = simulate_transient_spectra(12, seed=5, n_pixels=96)
+    b, truth, scale, hidden = ae.spectrum_batch(sim)
+    rows = [2, 5, 7, 11]
+    pos = np.linspace(0, 1, 50)
+    rec = ae.reconstruct_on_grid(_Oracle(sim, scale, rows), b, rows, pos)
+    assert rec.shape == (4, 50)
+    assert np.allclose(rec[1], sim.truth(5, ae.position_to_wavelength(pos)) / scale[5])
+    t = ae.ew_recovery(_Oracle(sim, scale, rows), sim, b, rows, scale)
+    assert len(t) > 6 and set(t["object_id"]) <= set(rows)
+    assert np.allclose(t["ew_rec"], t["ew_true"], rtol=0.02)
+    flat = ae.ew_recovery(_Oracle(sim, scale, rows, lines=False), sim, b, rows, scale)
+    assert np.abs(flat["ew_rec"]).max() < 1e-6 * np.abs(flat["ew_true"]).min()
+    # in_chunk flags exactly the lines whose +-4 sigma window overlaps a stored masked chunk
+    for r in t:
+        ch = sim.chunks[sim.chunks["object_id"] == r["object_id"]]
+        ln = sim.lines[(sim.lines["object_id"] == r["object_id"]) & (sim.lines["name"] == r["name"])][0]
+        lo, hi = ln["centre"] - 4 * ln["sigma"], ln["centre"] + 4 * ln["sigma"]
+        assert r["in_chunk"] == bool(np.any((ch["lo"] < hi) & (ch["hi"] > lo)))
