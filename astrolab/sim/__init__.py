@@ -10,6 +10,8 @@
 - :mod:`astrolab.sim.rotation` -- open clusters with a spin-down law (gyrochronology).
 - :mod:`astrolab.sim.supernovae` -- CIGaRS-style SNe Ia with host galaxies, DTD and selection
   (:class:`CigarsSimulator`).
+- :mod:`astrolab.sim.stellar_mass` -- galaxies from an explicit structural causal model, with the DAG as
+  data (:func:`simulate_stellar_mass`).
 
 Names are imported on first access, so ``import astrolab.sim`` stays light.
 """
@@ -28,6 +30,7 @@ _LAZY = {
     "render_images": "astrolab.sim.images",
     "CigarsSimulator": "astrolab.sim.supernovae",
     "simulate_variables": "astrolab.sim.variables",
+    "simulate_stellar_mass": "astrolab.sim.stellar_mass",
 }
 
 __all__ = list(_LAZY)
