@@ -715,3 +715,52 @@ def test_browser_events_and_panel_redraws_share_one_document_lock(rng):
         t.join()
         assert waited > 0.25, f"ran without waiting for the document lock ({waited:.3f} s)"
     assert e.selection == {1, 2}
+
+
+def test_browser_echoes_of_our_patches_do_not_undo_later_changes():
+    """BokehJS reports back the changes it makes while applying a kernel patch; those echoes arrive late.
+
+    The training panel adds several loss curves in one redraw: the echo of the first patch
+    (``renderers = [line 1]``) used to detach the other lines, so only the first curve was drawn.
+    """
+    from bokeh.core.serialization import Serializer
+
+    from astrolab.viz.live import LinesView
+    from astrolab.widgets._base import bokeh_widget
+    from astrolab.widgets._bokeh import value_fingerprint
+
+    lines = LinesView((), "loss", "epoch", "value", y_axis_type="log")
+    w = bokeh_widget(lines.figure)
+    rec = _Recorder(w)
+    w.set_state({"_view_count": 1})
+    fig = lines.figure
+
+    def browser_event(model, attr, value):
+        """The jsevent BokehJS sends for ``model.attr = value`` (references by id, arrays encoded)."""
+        refs = {m: m.ref for m in fig.document.models}
+        new = Serializer(references=refs, deferred=False).encode(value)
+        return {"event": "jsevent", "kind": "ModelChanged", "model": {"id": model.id}, "attr": attr, "new": new}
+
+    echoes = []
+    for name in ("train_loss", "val_loss", "val_nmad"):
+        lines.update(name, [1.0], [2.0])
+        src = lines.sources[name]
+        echoes += [browser_event(fig, "renderers", list(fig.renderers)),
+                   browser_event(src, "data", dict(src.data))]
+    lines.update("train_loss", [1.0, 2.0], [2.0, 1.5])  # the next epoch, sent before the echoes arrive
+    assert len(rec.patches()) > 0
+    for content in echoes:  # the late echoes of the first redraw
+        w._sync_model(w, content, [])
+    assert len(fig.renderers) == 3, "an echo detached lines added after it"
+    assert all(s.document is fig.document for s in lines.sources.values())
+    assert lines.data("train_loss")[0].tolist() == [1.0, 2.0], "an echo rolled back newer data"
+    # a genuine browser event (the y range BokehJS computed) is applied
+    w._sync_model(w, browser_event(fig.y_range, "start", 0.25), [])
+    assert fig.y_range.start == 0.25
+    # an event about a model no longer in the document is dropped, not raised
+    w._sync_model(w, {"event": "jsevent", "kind": "ModelChanged", "model": {"id": "p-gone"}, "attr": "data",
+                      "new": {"type": "map", "entries": []}}, [])
+    # the fingerprint is the same for a value and its round trip (list vs float64 array, models by id)
+    assert value_fingerprint([1, 2]) == value_fingerprint(np.array([1.0, 2.0]))
+    assert value_fingerprint({"x": [1.0]}) != value_fingerprint({"x": [2.0]})
+    w.close()

@@ -35,6 +35,19 @@ document whenever a view may be built from it:
 
 So any order of "create, update, display" shows the latest data.
 
+Echoes of our own patches are dropped
+-------------------------------------
+BokehJS reports every change of its document to the kernel -- including the changes it
+makes while *applying a patch from the kernel*. ``jupyter_bokeh`` sends those back as
+"jsevent" messages, and they arrive late: a training panel adds line 1, line 2 and line 3
+in one redraw, then the echo of the first patch (``renderers = [line 1]``) arrives and,
+applied, detaches lines 2 and 3 from the document, so their later data never reach the
+browser (only the first loss curve was drawn). Every patch sent is fingerprinted per
+(model, attribute); an incoming event whose value matches a pending fingerprint is the
+echo of that patch and is dropped. Events that reference models no longer in the document
+(stale by construction) are dropped too. Genuine browser events (ranges, selections, sizes)
+are applied as before.
+
 One lock for every bokeh document
 ---------------------------------
 ipykernel 7 handles comm messages (the browser's bokeh events: ranges, selections, the
@@ -49,13 +62,19 @@ UI callbacks, the training panel's redraws) hold it.
 from __future__ import annotations
 
 import asyncio
+import collections
+import hashlib
+import logging
 import threading
 import weakref
+from numbers import Number
 from typing import Any, Iterator
+
+import numpy as np
 
 from jupyter_bokeh import BokehModel
 
-__all__ = ["LiveBokehModel", "flush_pending", "refresh_stale", "DOCUMENT_LOCK"]
+__all__ = ["LiveBokehModel", "flush_pending", "refresh_stale", "DOCUMENT_LOCK", "value_fingerprint"]
 
 #: Held while any thread reads or writes a bokeh document shown by astrolab (see the module docstring).
 DOCUMENT_LOCK = threading.RLock()
@@ -63,6 +82,39 @@ DOCUMENT_LOCK = threading.RLock()
 _LOCK = threading.Lock()
 _PENDING: weakref.WeakSet = weakref.WeakSet()  # widgets with changes that may not have reached a view
 _SCHEDULED = False
+
+
+_LOG = logging.getLogger(__name__)
+_ECHO_MEMORY = 64  # patches remembered per (model, attribute) while their echoes are pending
+
+
+def value_fingerprint(value: Any) -> Any:
+    """A hashable summary of a bokeh property value, equal for a value and its round trip through BokehJS.
+
+    Models compare by id, numeric arrays and lists by their float64 bytes (digest),
+    mappings by sorted keys; used to recognise the browser's echo of a patch.
+    """
+    from bokeh.model import Model
+
+    if isinstance(value, Model):
+        return ("M", value.id)
+    if isinstance(value, (bool, np.bool_)) or value is None or isinstance(value, str):
+        return ("V", value)
+    if isinstance(value, Number):
+        return ("N", float(value))
+    if isinstance(value, dict):
+        return ("D", tuple(sorted((str(k), value_fingerprint(v)) for k, v in value.items())))
+    if isinstance(value, (list, tuple, np.ndarray)):
+        arr = None
+        try:
+            arr = np.asarray(value)
+        except Exception:  # ragged
+            arr = None
+        if arr is not None and arr.dtype.kind in "biuf":
+            arr = np.ascontiguousarray(arr, dtype=np.float64)
+            return ("A", arr.shape, hashlib.blake2b(arr.tobytes(), digest_size=16).digest())
+        return ("L", tuple(value_fingerprint(v) for v in list(value)))
+    return ("R", repr(value))
 
 
 def _running_loop() -> asyncio.AbstractEventLoop | None:
@@ -211,11 +263,80 @@ class LiveBokehModel(BokehModel):
         if not self.has_views:
             self._maybe_lost = True
             _schedule(self)
+        self._remember_sent(event)
         super()._document_patched(event)  # views that exist follow the patch
 
+    # ---------------------------------------------------------------- echoes
+    @property
+    def _sent(self) -> dict:
+        sent = self.__dict__.get("_sent_values")
+        if sent is None:
+            sent = self.__dict__["_sent_values"] = {}
+        return sent
+
+    def _remember_sent(self, event: Any) -> None:
+        """Fingerprint the value a patch sets, so that the browser's echo of it can be recognised."""
+        from bokeh.document.events import ColumnDataChangedEvent, ModelChangedEvent
+
+        if isinstance(event, ColumnDataChangedEvent):
+            key, value = (event.model.id, "data"), event.model.data
+        elif isinstance(event, ModelChangedEvent):
+            key, value = (event.model.id, event.attr), event.new
+        else:
+            return
+        try:
+            fp = value_fingerprint(value)
+        except Exception:  # never break sending for the bookkeeping
+            return
+        self._sent.setdefault(key, collections.deque(maxlen=_ECHO_MEMORY)).append(fp)
+
+    def _is_echo(self, model: Any, attr: str, new: Any) -> bool:
+        """True (and forgotten) when ``new`` is a value this widget sent for ``model.attr``."""
+        pending = self._sent.get((model.id, attr))
+        if not pending:
+            return False
+        try:
+            fp = value_fingerprint(new)
+        except Exception:
+            return False
+        if fp not in pending:
+            return False
+        while pending and pending.popleft() != fp:  # echoes arrive in order: older ones were superseded
+            pass
+        return True
+
     def _sync_model(self, _model: Any, content: dict, buffers: list) -> None:
-        """Apply a browser event to the document while holding :data:`DOCUMENT_LOCK`."""
+        """Apply a browser event to the document while holding :data:`DOCUMENT_LOCK`.
+
+        Echoes of this widget's own patches and events that reference models no
+        longer in the document are dropped (see the module docstring).
+        """
         with DOCUMENT_LOCK:
+            if content.get("event", "") != "jsevent":
+                return
+            if content.get("kind") == "ModelChanged":
+                from bokeh.core.serialization import Deserializer, DeserializationError, Serialized
+
+                doc = self._document
+                if doc is None:
+                    return
+                body = {k: v for k, v in content.items() if k != "event"}
+                try:
+                    event = Deserializer(list(doc.models), setter=self).deserialize(
+                        Serialized(content=body, buffers=[]))
+                except (DeserializationError, KeyError, ValueError) as exc:
+                    _LOG.debug("dropped a browser event for models no longer in the document: %s", exc)
+                    return
+                model, attr, new = event["model"], event["attr"], event["new"]
+                if self._is_echo(model, attr, new):
+                    return
+                descriptor = model.lookup(attr)
+                new = descriptor.property.prepare_value(model, descriptor.name, new)
+                old = descriptor._get(model)
+                descriptor._set(model, old, new, setter=self)
+                for cb in model._callbacks.get(attr, []):
+                    cb(attr, old, new)
+                return
             super()._sync_model(_model, content, buffers)
 
     def _on_view_count(self, change: dict) -> None:

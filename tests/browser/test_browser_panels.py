@@ -213,6 +213,35 @@ def test_embedding_box_select_updates_linked_views(panels_nb, request):
 
 
 # --------------------------------------------------------------------------- TrainingPanel
+_JS_LINE_POINTS = """(sel) => {
+  // points per line glyph of the bokeh figures inside ``sel``, read from the browser's BokehJS documents
+  const root = document.querySelector(sel);
+  const out = [];
+  for (const doc of (window.Bokeh ? Bokeh.documents : [])) {
+    for (const m of doc.all_models) {
+      if (m.type !== "Figure") continue;
+      for (const r of m.renderers) {
+        if (!r.glyph || r.glyph.type !== "Line") continue;
+        const d = r.data_source.data;
+        out.push(d.x ? d.x.length : 0);
+      }
+    }
+  }
+  return root ? out : null;
+}"""
+
+
+def _assert_every_curve_drawn(nb: Notebook, scope: str, epochs: int, names: int) -> None:
+    """Every loss/metric line the kernel holds reached the browser with all its points.
+
+    (The browser's echoes of kernel patches used to detach every line but the first: the
+    legend listed val_loss, val_nmad, ... but only one curve was drawn.)"""
+    counts = nb.page.evaluate(_JS_LINE_POINTS, scope)
+    assert counts is not None, f"{scope} not found"
+    assert len(counts) >= names, f"the browser has {len(counts)} line(s), the kernel {names}: {counts}"
+    assert all(c == epochs for c in counts[-names:]), f"points per line in the browser: {counts}, epochs: {epochs}"
+
+
 def _epoch(panel) -> int:
     m = re.search(r"epoch (\d+) / (\d+)", _text(panel))
     return int(m.group(1)) if m else 0
@@ -266,6 +295,7 @@ def test_training_panel_start_stop(open_nb, browser_context, request):
     assert m.group(1) == "False" and m.group(3) == "stopped"
     assert int(m.group(2)) >= 3, "the loss curve needs more than one point"
     assert int(m.group(2)) == stopped_at
+    _assert_every_curve_drawn(nb, ".jp-Notebook .astrolab-training", stopped_at, names=2)
     nb.element_screenshot(panel, "stopped")
     nb.screenshot("stopped")
     browser_context.guard.assert_offline()
@@ -323,6 +353,9 @@ def test_training_panel_photometric_redshift(open_nb, browser_context, request):
     assert int(m.group(2)) == stopped_at
     assert int(m.group(4)) == stopped_at >= 2, "the loss curve needs more than one point"
     assert m.group(5) == "(32,)", "the panel changed the estimator's architecture"
+    n_lines = len(re.search(r"SOURCES=\[([^\]]*)\]", out).group(1).split(","))
+    assert n_lines >= 2, out
+    _assert_every_curve_drawn(nb, scope, stopped_at, names=n_lines)
     nb.element_screenshot(panel, "stopped")
     _assert_drawn(nb, panel, ("curves",))
     nb.screenshot("stopped")
