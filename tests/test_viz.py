@@ -202,3 +202,19 @@ def test_lines_view_legend_gets_one_item_per_line_by_assignment():
     assert legend.items is not first_items  # a new list, never appended in place
     assert len(legend.items[1].renderers) == 1 and legend.click_policy == "hide"
     assert list(view.data("val_loss")[1]) == [3.0, 2.0]
+
+
+def test_image_grid_keeps_room_for_band_labels():
+    """The auto range covers glyph anchors only: an invisible point above each label keeps the band
+    names inside the figure (they were clipped at the top)."""
+    import numpy as np
+
+    from astrolab.viz.live import ImageGridView
+
+    view = ImageGridView()
+    view.update([np.zeros((16, 16)), np.zeros((16, 16, 3), dtype=np.uint8)], ["g", "RGB irg"])
+    labels = view.label_source.data
+    assert labels["text"] == ["g", "RGB irg"]
+    assert all(top > y > 16 for top, y in zip(labels["top"], labels["y"]))
+    glyph_tops = [r.glyph.y for r in view.figure.renderers if getattr(r.glyph, "y", None) == "top"]
+    assert glyph_tops == ["top"], "no renderer extends the range above the labels"

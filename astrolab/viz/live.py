@@ -482,10 +482,13 @@ class ImageGridView:
         self.figure.axis.visible = False
         self.figure.grid.visible = False
         self.source = ColumnDataSource({"image": [], "x": [], "y": [], "dw": [], "dh": []})
-        self.label_source = ColumnDataSource({"x": [], "y": [], "text": []})
+        self.label_source = ColumnDataSource({"x": [], "y": [], "text": [], "top": []})
         self.figure.image_rgba(image="image", x="x", y="y", dw="dw", dh="dh", source=self.source)
         self.figure.text("x", "y", text="text", source=self.label_source, text_font_size="10pt",
                          text_color="#333333")
+        # an invisible point above each label: the auto range covers anchors only, not the text height,
+        # so without it the band names were clipped at the top of the figure
+        self.figure.scatter("x", "top", source=self.label_source, alpha=0.0, size=1)
 
     @staticmethod
     def _to_rgba(img):
@@ -511,4 +514,5 @@ class ImageGridView:
             hs.append(float(h))
             x += w * 1.08
         self.source.data = {"image": imgs, "x": xs, "y": [0.0] * len(imgs), "dw": ws, "dh": hs}
-        self.label_source.data = {"x": xs, "y": [h + 1.0 for h in hs], "text": [str(s) for s in labels]}
+        self.label_source.data = {"x": xs, "y": [h + 1.0 for h in hs], "text": [str(s) for s in labels],
+                                  "top": [1.25 * h + 2.0 for h in hs]}
