@@ -199,6 +199,8 @@ class PhotometricRedshift:
         Per-epoch metrics of the last fit (``history_.frame`` is a DataFrame).
     fit_result_ : astrolab.train.FitResult
         Engine result of the last fit (run folder, checkpoints, timings).
+    frozen_ : list of str
+        Parameter names kept fixed in the last fit (``fit(..., freeze=...)``).
     """
 
     _PARAM_SPACE = {
@@ -241,6 +243,7 @@ class PhotometricRedshift:
         self.network = network
         self.features_: PhotometricFeatures | None = None
         self.module_ = None
+        self.frozen_: list = []
         self.history_ = None
         self.fit_result_ = None
 
@@ -331,7 +334,8 @@ class PhotometricRedshift:
         return zt
 
     def fit(self, table, z="redshift", *, run_dir=None, resume: bool = False, history=None, stop_event=None,
-            device: str | None = None, val_table=None, z_val=None) -> "PhotometricRedshift":
+            device: str | None = None, val_table=None, z_val=None, init_from=None,
+            freeze=()) -> "PhotometricRedshift":
         """Train on a catalog with magnitude columns and true redshifts.
 
         Parameters
@@ -353,6 +357,19 @@ class PhotometricRedshift:
             Overrides the ``device`` setting for this fit.
         val_table, z_val : optional
             Explicit validation set; otherwise ``val_fraction`` of ``table``.
+        init_from : PhotometricRedshift, optional
+            Transfer learning: a fitted estimator to start from. Its feature
+            scaling (:class:`PhotometricFeatures`) is kept as it is, not refitted
+            on ``table``, and its weights initialise the network, which is then
+            trained on ``table`` with this estimator's settings (typically a
+            smaller ``lr``). It must have the same bands, ``n_bins``, ``z_max``,
+            ``hidden`` and ``network``; it is not modified.
+        freeze : sequence of str
+            Parameter-name prefixes kept fixed during this fit (e.g.
+            ``("net.body.0",)``: the first hidden layer; ``("net.body",)``: every
+            hidden layer, only the head learns); see
+            :func:`astrolab.models.transfer.parameter_groups`. The names frozen
+            are listed in :attr:`frozen_`.
 
         Returns
         -------
@@ -380,10 +397,18 @@ class PhotometricRedshift:
         if len(train_tab) < 2:
             raise invalid("PhotometricRedshift training table", f"only {len(train_tab)} usable row(s)",
                           "provide at least a few hundred objects")
-        self.features_ = PhotometricFeatures(self.bands).fit(train_tab)
+        if init_from is not None:
+            self._check_init_from(init_from)
+            features = copy.deepcopy(init_from.features_)
+        else:
+            features = PhotometricFeatures(self.bands).fit(train_tab)
         config.seed_everything(self.seed)
-        net = self._build_network(self.features_.transform(train_tab[:1]).shape[1])
-        self.module_ = _task_module(net, self.z_edges, self.loss)
+        net = self._build_network(features.transform(train_tab[:1]).shape[1])
+        module = _task_module(net, self.z_edges, self.loss)
+        if init_from is not None:
+            module.load_state_dict(init_from.module_.state_dict())
+        frozen = self._freeze(module, freeze)  # checked before this estimator changes
+        self.features_, self.module_, self.frozen_ = features, module, frozen
 
         def dataset(tab, zz):
             x = torch.from_numpy(self.features_.transform(tab))
@@ -402,6 +427,39 @@ class PhotometricRedshift:
         self.fit_result_ = result
         self.history_ = result.history
         return self
+
+    def _check_init_from(self, other) -> None:
+        """Refuse a starting model that is not a fitted estimator with the same inputs and outputs."""
+        if not isinstance(other, PhotometricRedshift) or other.module_ is None or other.features_ is None:
+            what = "an unfitted PhotometricRedshift" if isinstance(other, PhotometricRedshift) else type(other).__name__
+            raise invalid("PhotometricRedshift.fit(init_from=...)", f"got {what}",
+                          "pass a fitted PhotometricRedshift (call .fit on the pre-training set first, or .load)")
+        mine, theirs = self._plain_params(), other._plain_params()
+        diff = [k for k in ("bands", "n_bins", "z_max", "hidden", "network") if mine[k] != theirs[k]]
+        if diff:
+            raise invalid("PhotometricRedshift.fit(init_from=...)",
+                          "the pre-trained model differs in " + ", ".join(f"{k} ({theirs[k]!r} vs {mine[k]!r})"
+                                                                          for k in diff),
+                          "build the fine-tuned estimator with the pre-trained one's settings, e.g. "
+                          "PhotometricRedshift(**pretrained.get_params()).set_params(lr=...) or "
+                          "astrolab.photoz.transfer.fine_tune(pretrained, table)")
+
+    @staticmethod
+    def _freeze(module, prefixes) -> list:
+        """Freeze parameters of ``module`` whose names start with ``prefixes``; return the frozen names."""
+        from astrolab.models.transfer import freeze, parameter_groups
+
+        if isinstance(prefixes, str):
+            prefixes = (prefixes,)
+        prefixes = tuple(prefixes or ())
+        if not prefixes:
+            return []
+        try:
+            freeze(module, *prefixes)
+        except ValueError:
+            raise invalid(f"PhotometricRedshift.fit(freeze={prefixes!r})", "a prefix matches no parameter",
+                          f"use prefixes among {parameter_groups(module)}") from None
+        return [n for n, p in module.named_parameters() if not p.requires_grad]
 
     def _build_network(self, n_features: int):
         """The network for ``n_features`` inputs: ``network(n_features, n_bins)`` or the default MLP."""
