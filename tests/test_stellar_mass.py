@@ -185,3 +185,33 @@ def test_local_correlations_detect_leftover_information_and_conditioning():
         ism.local_correlations(y, q_free, nb[:, :2])
     with pytest.raises(DataValidationError, match="k="):
         ism.knn_neighbourhoods(s[:10, None], k=20)
+
+
+# -- binned-mass models ------------------------------------------------------------------------------------------
+
+def test_binned_mass_model_learns_and_pid_shows_phot_morph_synergy():
+    from astrolab.models.stellar_mass import make_mass_model, mass_bin_edges, mass_inputs, mass_metrics
+    from astrolab.photoz.images import train_redshift_network
+
+    mm = ssm.simulate_stellar_mass(4000, seed=0, images=False)
+    y = np.asarray(mm.catalog["log_mstar"], float)
+    tr, te = np.arange(3200), np.arange(3200, 4000)
+    edges = mass_bin_edges(40)
+    probs, sig = {}, {}
+    for s in ("photometry", "morphology", "photometry+morphology"):
+        x = mass_inputs(mm, s, reference=tr)
+        task = make_mass_model(s, x, edges, hidden=(64, 64))
+        res = train_redshift_network(task, tuple(a[tr] for a in x), y[tr], max_epochs=15, lr=3e-3, batch_size=128,
+                                     device="cpu", seed=0)
+        assert res.history.rows[-1]["train_loss"] < res.history.rows[0]["train_loss"]
+        probs[s] = task.predict_probs(tuple(a[te] for a in x))
+        sig[s] = mass_metrics(task.point_estimates(probs[s]), y[te])["sigma_mad"]
+        assert task.latents(tuple(a[te] for a in x)).shape[0] == len(te)
+    trivial = mass_metrics(np.full(len(te), np.median(y[tr])), y[te])["sigma_mad"]
+    assert sig["photometry"] < 0.5 * trivial and sig["photometry+morphology"] < sig["photometry"]
+    h = ism.bin_surprisal(y[te], edges, y[tr])
+    ce = {k: ism.bin_cross_entropy(v, y[te], edges) for k, v in probs.items()}
+    pid = ism.pid_summary(ism.pointwise_pid(h, ce["photometry"], ce["morphology"], ce["photometry+morphology"]))
+    assert pid["all"]["synergy"] > 0
+    with pytest.raises(DataValidationError, match="input_set"):
+        mass_inputs(mm, "spectra")

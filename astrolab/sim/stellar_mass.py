@@ -16,8 +16,8 @@ Exogenous variables (independent of each other)
 Structural equations (M' = log M* − 10.3; t as above; ε independent Gaussian noise)
 
 - size: log10 R_e/kpc = 0.55 + 0.25 M' − 0.10 t + ε(0.03); angular R_e = R_e / D_A(z) (Planck18);
-- Sérsic index: n = clip(2.3 + 0.8 M' + 0.6 t + ε(0.4), 0.6, 6);
-- mass-to-light ratio: log10 Υ_r = 0.25 + 0.22 t + ε(0.03); luminosity log10 L_r = log M* − log10 Υ_r;
+- Sérsic index: n = clip(2.3 + 0.2 M' + 0.9 t + ε(0.2), 0.6, 6) (morphology measures the age index);
+- mass-to-light ratio: log10 Υ_r = 0.25 + 0.30 t + ε(0.03); luminosity log10 L_r = log M* − log10 Υ_r;
 - colours (band b relative to r): c_b = c0_b + α_b t + β_b M' + κ_b z (k-correction) + (δ_b − 1) A_r;
 - inclination: attenuation A_r = 1.0 (1 − cos i) [mag] (inclined disks are fainter *and* redder,
   δ_b = A_b/A_r; linear in cos i), projected axis ratio q = sqrt(cos² i (1 − 0.2²) + 0.2²);
@@ -30,8 +30,8 @@ Structural equations (M' = log M* − 10.3; t as above; ε independent Gaussian 
 Information structure built in. Photometry alone leaves M* degenerate with distance, age and dust; the
 angular size scales as 10^(0.25 M') / D_A(z) with little scatter and the axis ratio measures the
 inclination, so photometry and morphology *together* pin M* down much better than either alone
-(synergy: a quadratic regression gives σ_MAD ≈ 0.15 dex from ugriz, 0.35 from morphology, 0.13 from
-both). The IR magnitude carries M* again with independent noise -- *redundant* with the optical images.
+(synergy: M/L follows the age index, which colours barely show (small α_b) but the Sérsic index
+measures; a quadratic regression gives σ_MAD ≈ 0.14 dex from ugriz, 0.42 from morphology, 0.08 from both). The IR magnitude carries M* again with independent noise -- *redundant* with the optical images.
 
 Causal-discovery variables (:data:`PC_VARIABLES`). Redshift enters as log10 z (``log_redshift``:
 distance modulus and log angular size are nearly linear in it, which the Fisher-z test of the PC
@@ -81,11 +81,11 @@ PC_VARIABLES = ("log_redshift", "log_mstar", "log_age", "cos_incl", "mag_r", "co
 # band b relative to r: offset c0, age slope alpha, mass slope beta, k-correction kappa [mag per unit z],
 # attenuation ratio delta = A_b / A_r
 _COLOUR_MODEL = {
-    "u": (1.90, 0.35, 0.25, 2.5, 1.90),
-    "g": (0.60, 0.20, 0.20, 2.0, 1.35),
+    "u": (1.90, 0.10, 0.25, 2.5, 1.90),
+    "g": (0.60, 0.06, 0.20, 2.0, 1.35),
     "r": (0.00, 0.00, 0.00, 0.0, 1.00),
-    "i": (-0.35, -0.05, -0.04, 0.25, 0.75),
-    "z": (-0.60, -0.09, -0.07, 0.55, 0.55),
+    "i": (-0.35, -0.02, -0.04, 0.25, 0.75),
+    "z": (-0.60, -0.04, -0.07, 0.55, 0.55),
 }
 #: 5σ point-source depths [AB mag] of the photometry and images (SDSS-like).
 DEPTHS = {"u": 22.0, "g": 23.2, "r": 22.7, "i": 22.2, "z": 20.7}
@@ -107,7 +107,7 @@ def _asinh_mag(flux, sigma):
     return 22.5 - 2.5 / math.log(10) * (np.arcsinh(flux / (2 * b)) + np.log(b))
 
 
-def simulate_stellar_mass(n: int, seed: int = 0, stamp: int = 16, pixel_scale: float = 0.6,
+def simulate_stellar_mass(n: int, seed: int = 0, stamp: int = 16, pixel_scale: float = 0.8,
                           psf_fwhm: float = 1.4, z_range=(0.05, 0.25), ir_scatter: float = 0.15,
                           images: bool = True, noise: bool = True):
     """Simulate galaxies from the stellar-mass SCM, with ugriz photometry, morphology, IR and cutouts.
@@ -183,8 +183,8 @@ def simulate_stellar_mass(n: int, seed: int = 0, stamp: int = 16, pixel_scale: f
     mp = logm - 10.3
     # structural equations
     log_r_kpc = 0.55 + 0.25 * mp - 0.10 * t + rng.normal(0, 0.03, n)
-    sersic = np.clip(2.3 + 0.8 * mp + 0.6 * t + rng.normal(0, 0.4, n), 0.6, 6.0)
-    log_ml = 0.25 + 0.22 * t + rng.normal(0, 0.03, n)
+    sersic = np.clip(2.3 + 0.2 * mp + 0.9 * t + rng.normal(0, 0.2, n), 0.6, 6.0)
+    log_ml = 0.25 + 0.30 * t + rng.normal(0, 0.03, n)
     log_l = logm - log_ml
     a_r = 1.0 * (1.0 - cos_i)
     q_true = np.sqrt(cos_i ** 2 * (1 - _Q0 ** 2) + _Q0 ** 2)
