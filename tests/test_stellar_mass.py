@@ -215,3 +215,35 @@ def test_binned_mass_model_learns_and_pid_shows_phot_morph_synergy():
     assert pid["all"]["synergy"] > 0
     with pytest.raises(DataValidationError, match="input_set"):
         mass_inputs(mm, "spectra")
+
+
+def test_stellar_mass_plots_build_and_reject_bad_input():
+    """The notebook's figures render to bokeh from the package's outputs; bad input names the fix."""
+    import holoviews as hv
+
+    from astrolab.viz import stellar_mass_plots as smp
+
+    hv.extension("bokeh", logo=False)
+    dag = smp.causal_dag_plot(ssm.CAUSAL_EDGES, recovered={frozenset(e) for e in ssm.CAUSAL_EDGES[:-1]}
+                              | {frozenset(("mag_r", "w1_abs"))})
+    labels = [e for e in dag if isinstance(e, hv.Labels)][0]
+    assert set(labels.data["text"]) >= {"log_mstar", "w1_abs"}
+    missed = [e for e in dag if isinstance(e, hv.Segments) and e.label == "planted, missed"][0]
+    assert len(missed) == 1
+    rng = np.random.default_rng(0)
+    t = rng.uniform(9, 11.5, 200)
+    fig = smp.mass_pred_vs_true(t + rng.normal(0, 0.1, 200), t, label="photometry",
+                                metrics={"sigma_mad": 0.1, "eta": 0.02})
+    assert "σ_MAD=0.100" in fig.opts.get().kwargs["title"]
+    lc = ism.LocalCorrelations(rng.uniform(-1, 1, 50), rng.uniform(-1, 1, 50), rng.uniform(0, 1, 50))
+    hists = smp.local_correlation_histograms({"M* vs q": lc})
+    assert len(hists) == 1
+    bars = smp.pid_bars({"all": {"redundant": 0.1, "unique_1": 0.2, "unique_2": 0.0, "synergy": 0.3, "n": 5}},
+                        names=("phot", "morph"))
+    assert sorted(bars.dimension_values("information [nats]").tolist()) == [0.0, 0.1, 0.2, 0.3]
+    for obj in (dag, fig, hists, bars):
+        hv.render(obj, backend="bokeh")
+    with pytest.raises(DataValidationError, match="cause, effect"):
+        smp.causal_dag_plot([])
+    with pytest.raises(DataValidationError, match="pid_summary"):
+        smp.pid_bars({})
