@@ -213,6 +213,7 @@ class LiveBokehModel(BokehModel):
         self._bundle_stale = False  # render_bundle older than the document
         self._maybe_lost = False  # changed while no view was known: patches may have been dropped
         self.n_bundle_refreshes = 0
+        self._sent: dict = {}  # (model id, attribute) -> fingerprints of values sent, awaiting their echo
         self._loop = _running_loop()
         kwargs.setdefault("_view_count", 0)  # ask the front-end to report its views
         super().__init__(model, **kwargs)
@@ -267,13 +268,6 @@ class LiveBokehModel(BokehModel):
         super()._document_patched(event)  # views that exist follow the patch
 
     # ---------------------------------------------------------------- echoes
-    @property
-    def _sent(self) -> dict:
-        sent = self.__dict__.get("_sent_values")
-        if sent is None:
-            sent = self.__dict__["_sent_values"] = {}
-        return sent
-
     def _remember_sent(self, event: Any) -> None:
         """Fingerprint the value a patch sets, so that the browser's echo of it can be recognised."""
         from bokeh.document.events import ColumnDataChangedEvent, ModelChangedEvent
