@@ -30,6 +30,9 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--fast", action="store_true", help="FAST mode (minutes on a CPU)")
     rep.add_argument("--out", default="reproduce", help="output folder (default: ./reproduce)")
     rep.add_argument("--timeout", type=int, default=1800, help="per-cell time limit in seconds")
+    rep.add_argument("--param", "-p", action="append", default=[], metavar="NAME=VALUE",
+                     help="override a name of the notebooks' parameters cell, e.g. -p N=10000 -p EPOCHS=30 "
+                          "(a Python literal; repeatable)")
 
     data = sub.add_parser("data", help="bundled and simulated datasets")
     dsub = data.add_subparsers(dest="data_command")
@@ -61,9 +64,10 @@ def _lab(args) -> int:
 
 
 def _reproduce(args) -> int:
-    from astrolab.reproduce import reproduce
+    from astrolab.reproduce import parse_parameters, reproduce
 
-    runs = reproduce(args.names, fast=args.fast or _fast_env(), out=args.out, timeout=args.timeout)
+    runs = reproduce(args.names, fast=args.fast or _fast_env(), out=args.out, timeout=args.timeout,
+                     parameters=parse_parameters(args.param))
     failed = [r.name for r in runs if not r.ok]
     print(f"{len(runs) - len(failed)} of {len(runs)} notebooks ran; outputs in {args.out}")
     return 1 if failed else 0

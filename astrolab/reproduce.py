@@ -140,7 +140,79 @@ class NotebookRun:
     error: str | None = None
 
 
-def execute_notebook(path, out_dir, fast: bool = True, timeout: int = 1800, kernel_name: str = "python3") -> NotebookRun:
+def parse_parameters(items) -> dict:
+    """Parse ``NAME=VALUE`` strings (the CLI's ``--param``) into a dict of Python literals.
+
+    ``VALUE`` is read with :func:`ast.literal_eval` (``N=10000``, ``EPOCHS=30``,
+    ``MEMBERS=[("crps", 3)]``, ``DEVICE='cuda'``); anything that is not a literal
+    is kept as a string (``DEVICE=cuda``).
+
+    Parameters
+    ----------
+    items : iterable of str
+
+    Returns
+    -------
+    dict
+    """
+    import ast
+
+    out = {}
+    for item in items or ():
+        name, sep, value = str(item).partition("=")
+        name = name.strip()
+        if not sep or not name.isidentifier():
+            raise invalid(f"parameter {item!r}", "is not NAME=VALUE with a Python identifier as NAME",
+                          "write e.g. --param N=10000 or --param DEVICE=cuda")
+        try:
+            out[name] = ast.literal_eval(value.strip())
+        except (ValueError, SyntaxError):
+            out[name] = value.strip()
+    return out
+
+
+def inject_parameters(nb, parameters: dict) -> None:
+    """Insert a cell tagged ``injected-parameters`` after the ``parameters`` cell (papermill's convention).
+
+    Parameters
+    ----------
+    nb : nbformat.NotebookNode
+        Modified in place.
+    parameters : dict
+        Names the notebook's ``parameters`` cell assigns, with their new values.
+
+    Raises
+    ------
+    DataValidationError
+        When the notebook has no ``parameters`` cell or a name is not assigned in it.
+    """
+    import ast
+
+    import nbformat
+
+    if not parameters:
+        return
+    idx = next((i for i, c in enumerate(nb.cells)
+                if c.cell_type == "code" and "parameters" in c.get("metadata", {}).get("tags", [])), None)
+    if idx is None:
+        raise invalid("notebook", "has no cell tagged 'parameters'", "tag the notebook's parameter cell 'parameters'")
+    assigned = set()
+    for node in ast.walk(ast.parse(nb.cells[idx].source)):
+        if isinstance(node, (ast.Assign, ast.AnnAssign)):
+            for t in (node.targets if isinstance(node, ast.Assign) else [node.target]):
+                assigned |= {n.id for n in ast.walk(t) if isinstance(n, ast.Name)}
+    unknown = sorted(set(parameters) - assigned)
+    if unknown:
+        raise invalid(f"parameters {unknown}", "are not set in the notebook's parameters cell",
+                      f"use one of {sorted(assigned)}")
+    src = "# Injected parameters (astrolab reproduce --param)\n" + "".join(
+        f"{k} = {v!r}\n" for k, v in parameters.items())
+    cell = nbformat.v4.new_code_cell(src, metadata={"tags": ["injected-parameters"]})
+    nb.cells.insert(idx + 1, cell)
+
+
+def execute_notebook(path, out_dir, fast: bool = True, timeout: int = 1800, kernel_name: str = "python3",
+                     parameters: dict | None = None) -> NotebookRun:
     """Execute one notebook headless with nbclient; save ``.ipynb``, ``.html`` and metrics.
 
     Parameters
@@ -153,6 +225,9 @@ def execute_notebook(path, out_dir, fast: bool = True, timeout: int = 1800, kern
         Run in FAST mode (``ASTROLAB_FAST=1``).
     timeout : int
         Per-cell time limit in seconds.
+    parameters : dict, optional
+        New values for names of the ``parameters`` cell (e.g. ``{"N": 10000}``), set in
+        an injected cell after it; they are also written into the metrics file's ``context``.
     """
     import nbformat
     from nbclient import NotebookClient
@@ -162,6 +237,7 @@ def execute_notebook(path, out_dir, fast: bool = True, timeout: int = 1800, kern
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     nb = nbformat.read(path, as_version=4)
+    inject_parameters(nb, parameters or {})
     env_backup = {k: os.environ.get(k) for k in ("ASTROLAB_FAST", "ASTROLAB_OUTPUT_DIR", "ASTROLAB_STATIC_FALLBACK")}
     os.environ["ASTROLAB_OUTPUT_DIR"] = str(out_dir.resolve())
     # panels add a static PNG of their plots: the HTML copy and the report show them without a widget manager
@@ -192,13 +268,22 @@ def execute_notebook(path, out_dir, fast: bool = True, timeout: int = 1800, kern
         tmp.write_text(body, encoding="utf-8")
     metrics_path = out_dir / f"{path.stem}.metrics.json"
     metrics = json.loads(metrics_path.read_text()) if metrics_path.exists() else {}
+    if metrics and parameters:
+        metrics.setdefault("context", {})["injected_parameters"] = _jsonable(parameters)
+        with atomic_path(metrics_path) as tmp:
+            tmp.write_text(json.dumps(metrics, indent=2))
     if error is None and not metrics:
         error = f"the notebook ran but wrote no metrics file ({metrics_path.name})"
     return NotebookRun(path.stem, error is None, seconds, executed, html, metrics, error)
 
 
-def reproduce(names=None, fast: bool = True, out="reproduce", folder=None, timeout: int = 1800) -> list[NotebookRun]:
+def reproduce(names=None, fast: bool = True, out="reproduce", folder=None, timeout: int = 1800,
+              parameters: dict | None = None) -> list[NotebookRun]:
     """Run notebooks headless and write ``summary.json`` in ``out``.
+
+    ``parameters`` (e.g. ``{"N": 10000, "EPOCHS": 30}``) overrides names of each
+    notebook's ``parameters`` cell (see :func:`inject_parameters`): a run between
+    FAST and full scale.
 
     Returns
     -------
@@ -207,7 +292,7 @@ def reproduce(names=None, fast: bool = True, out="reproduce", folder=None, timeo
     out = Path(out)
     runs = []
     for nb in find_notebooks(names, folder):
-        run = execute_notebook(nb, out, fast=fast, timeout=timeout)
+        run = execute_notebook(nb, out, fast=fast, timeout=timeout, parameters=parameters)
         runs.append(run)
         status = "ok" if run.ok else f"FAILED: {run.error}"
         print(f"{run.name}: {run.seconds:.1f} s, {status}", flush=True)

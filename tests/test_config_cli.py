@@ -112,3 +112,42 @@ def test_reproduce_report_lists_runtimes_metrics_and_headlines(tmp_path):
     assert "123.4" in text and "128 s" in text and "met" in text   # runtimes and the 15-minute goal
     assert f"base64,{png}" in text and "07_chronoflow.html" in text
     assert "boom" in text and "failed" in text
+
+
+def test_reproduce_param_overrides_the_parameters_cell(tmp_path):
+    """``astrolab reproduce NAME -p N=...`` runs the notebook with the new value and records it."""
+    import json
+
+    import nbformat
+
+    from astrolab.reproduce import parse_parameters
+
+    assert parse_parameters(["N=10000", "DEVICE=cuda", "MEMBERS=[('crps', 3)]"]) == {
+        "N": 10000, "DEVICE": "cuda", "MEMBERS": [("crps", 3)]}
+    nb = nbformat.v4.new_notebook()
+    params = nbformat.v4.new_code_cell("N = 10\nSCALE = 2.0", metadata={"tags": ["parameters"]})
+    body = nbformat.v4.new_code_cell(
+        "from astrolab.reproduce import write_metrics\n"
+        "write_metrics('98_params', {'n_times_scale': N * SCALE})")
+    nb.cells = [params, body]
+    folder = tmp_path / "nbs"
+    folder.mkdir()
+    nbformat.write(nb, folder / "98_params.ipynb")
+    from astrolab.reproduce import reproduce
+
+    runs = reproduce(["98_params"], out=tmp_path / "out", folder=folder, parameters={"N": 7})
+    assert runs[0].ok, runs[0].error
+    payload = json.loads((tmp_path / "out" / "98_params.metrics.json").read_text())
+    assert payload["metrics"]["n_times_scale"] == 14.0
+    assert payload["context"]["injected_parameters"] == {"N": 7}
+    executed = nbformat.read(tmp_path / "out" / "98_params.ipynb", as_version=4)
+    assert executed.cells[1].metadata["tags"] == ["injected-parameters"]
+    # a name the parameters cell does not set is refused with the names it does set
+    with pytest.raises(Exception, match="SCALE"):
+        reproduce(["98_params"], out=tmp_path / "out2", folder=folder, parameters={"EPOCH": 3})
+    with pytest.raises(Exception, match="NAME=VALUE"):
+        parse_parameters(["EPOCHS"])
+    from astrolab.cli import build_parser
+
+    args = build_parser().parse_args(["reproduce", "04", "-p", "N=12000", "--param", "EPOCHS=20"])
+    assert parse_parameters(args.param) == {"N": 12000, "EPOCHS": 20}
