@@ -115,3 +115,45 @@ def test_continuum_colours_and_validation(sim):
         simulate_optical_ir(10, z_range=(0.0, 0.8))
     with pytest.raises(DataValidationError):
         simulate_optical_ir(0)
+
+
+def test_spectral_snr_refers_to_sdss_pixels_at_any_grid():
+    """Coarser grids bin SDSS pixels: per-pixel S/N grows as sqrt(dloglam / 1e-4), so information is kept."""
+    import numpy as np
+
+    from astrolab.sim.spectra import simulate_optical_ir
+
+    def median_snr(dl):
+        s = simulate_optical_ir(200, seed=4, dloglam=dl).spectra
+        good = ~s.mask
+        return float(np.median((s.flux * np.sqrt(s.ivar))[good]))
+
+    ratio = median_snr(2e-3) / median_snr(5e-4)
+    assert 1.7 < ratio < 2.3, ratio          # sqrt(4) = 2
+
+
+def test_simulator_oracle_recovers_parameters_and_wise_fluxes():
+    """Fitting the simulator's own forward model recovers A_V and SFR and predicts W1-W4 near the noise."""
+    import numpy as np
+
+    from astrolab.optical_ir import SimulatorOracle, wise_chi2
+    from astrolab.sim.spectra import noise_free_spectra, observed_grid, simulate_optical_ir
+
+    sim = simulate_optical_ir(40, seed=2, dloglam=1e-3)
+    # the forward model is the one the simulator used: noise-free spectra reproduce its noise-free line fluxes
+    p = sim.params
+    lam = observed_grid(1e-3)
+    flux, lines = noise_free_spectra(lam, {k: np.asarray(p[k]) for k in
+                                           ("z", "norm", "age_gyr", "young_frac", "log_z", "a_v", "sfr_rel", "f_agn")}
+                                     | {"decoy_amp": np.asarray(p["decoy_amp"])}, dloglam=1e-3)
+    assert np.allclose(lines["Halpha"], sim.line_flux["Halpha"])
+    pred, fits = SimulatorOracle(n_starts=2).predict(sim.spectra)
+    red = np.median([f["chi2"] / f["n_pix"] for f in fits])
+    assert 0.8 < red < 1.2, red                                  # the fits reach the spectral noise
+    a_v = np.array([f["theta"]["a_v"] for f in fits])
+    assert np.sqrt(np.mean((a_v - np.asarray(p["a_v"])) ** 2)) < 0.1
+    chi = wise_chi2(pred, sim.wise_flux, sim.wise_sigma)
+    const = wise_chi2(np.median(sim.wise_flux, 0) * np.ones_like(sim.wise_flux), sim.wise_flux, sim.wise_sigma)
+    assert np.all(chi < 10) and np.all(chi < 0.01 * const), (chi, const)
+    with pytest.raises(Exception, match="n_starts"):
+        SimulatorOracle(n_starts=0)

@@ -45,7 +45,7 @@ from astrolab.errors import invalid
 
 __all__ = ["OpticalIRSim", "simulate_optical_ir", "observed_grid", "line_catalog", "continuum_windows",
            "continuum_colours", "INFORMATIVE_LINES", "DECOY_LINE", "WISE_BANDS", "WISE_WAVELENGTH_UM",
-           "wise_fluxes"]
+           "wise_fluxes", "noise_free_spectra"]
 
 WISE_BANDS = ("W1", "W2", "W3", "W4")
 WISE_WAVELENGTH_UM = (3.4, 4.6, 12.0, 22.0)
@@ -79,6 +79,7 @@ DECOY_LINE = ("decoy 6000", 6000.0)
 _SKY_LINES = (5577.3, 5889.9, 5895.9, 6300.3, 6363.8, 7340.0, 7794.0, 8344.6, 8399.2, 8827.1)
 _TELLURIC = ((7594.0, 7684.0), (6867.0, 6884.0))
 _C_KMS = 299792.458
+_SDSS_DLOGLAM = 1e-4  # SDSS pixel size in log10(lambda / A): the pixel the S/N figures refer to
 
 
 def observed_grid(dloglam: float = 5e-4, lo: float = 3800.0, hi: float = 9200.0) -> np.ndarray:
@@ -269,62 +270,30 @@ def wise_fluxes(params_cols: dict) -> dict:
     return {"stellar": stellar, "dust": dust, "pah": pah, "agn": agn, "total": stellar + dust + pah + agn}
 
 
-def simulate_optical_ir(n: int, *, seed: int = 0, dloglam: float = 5e-4, z_range=(0.02, 0.5),
-                        snr: float = 25.0, wise_frac_sigma=(0.06, 0.06, 0.08, 0.10),
-                        bad_pixel_frac: float = 0.003) -> OpticalIRSim:
-    """Simulate N galaxies: physical parameters -> observed spectrum + WISE fluxes with known sigma.
+def noise_free_spectra(lam, params_cols: dict, *, dloglam: float) -> tuple[np.ndarray, dict]:
+    """The simulator's noise-free observed-frame spectra from physical parameters (its forward model).
 
     Parameters
     ----------
-    n : int
-        Number of galaxies.
-    seed : int
-        Random seed.
+    lam : array_like, shape (L,)
+        Observed wavelengths [A] (e.g. :func:`observed_grid`).
+    params_cols : dict of numpy.ndarray (N,)
+        ``z``, ``norm`` (1e-17 erg/s/cm2/A at rest 5500 A), ``age_gyr``, ``young_frac``,
+        ``log_z``, ``a_v`` [mag], ``sfr_rel``, ``f_agn`` and ``decoy_amp``.
     dloglam : float
-        Spectral pixel size in log10(lambda/A) (SDSS: 1e-4; default 5e-4 keeps FAST runs small).
-    z_range : (float, float)
-        Uniform redshift range (<= 0.5).
-    snr : float
-        Median continuum signal-to-noise per pixel of a spectrum (per-object scatter x0.7-1.4).
-    wise_frac_sigma : sequence of 4 float
-        Typical fractional 1-sigma WISE noise in W1-W4; each object's sigma is this
-        fraction x U(0.75, 1.3) x its noise-free flux (the sigma is returned, i.e. known).
-    bad_pixel_frac : float
-        Fraction of random bad pixels masked besides sky lines and telluric bands.
+        Pixel size in log10(lambda / A) (sets the line widths: 1.3 pixels).
 
     Returns
     -------
-    OpticalIRSim
+    flux : numpy.ndarray, shape (N, L)
+        Noise-free flux [1e-17 erg/s/cm2/A].
+    line_flux : dict of numpy.ndarray (N,)
+        Observed emission-line fluxes [1e-17 erg/s/cm2] (as :attr:`OpticalIRSim.line_flux`).
     """
-    from astropy.cosmology import Planck18
-    from astropy.table import Table
-
-    from astrolab.data import SpectrumSet
-
-    if int(n) < 1:
-        raise invalid("simulate_optical_ir n", f"is {n}", "pass a positive number of galaxies")
-    if not (0 <= z_range[0] < z_range[1] <= 0.5):
-        raise invalid("simulate_optical_ir z_range", f"is {z_range}", "use a range inside [0, 0.5]")
-    n = int(n)
-    rng = np.random.default_rng(seed)
-    z = rng.uniform(*z_range, n)
-    log_mass = rng.uniform(9.6, 11.4, n)
-    age = 10 ** rng.uniform(0.0, np.log10(12.0), n)
-    tau = 10 ** rng.uniform(np.log10(0.5), np.log10(20.0), n)
-    young = np.exp(-age / tau)
-    log_z = rng.uniform(-0.6, 0.3, n)
-    a_v = rng.uniform(0.0, 1.2, n)
-    sfr_rel = 10 ** rng.uniform(-1.7, 0.4, n)                 # SFR per unit stellar normalisation
-    f_agn = np.where(rng.uniform(size=n) < 0.45, 0.0, 10 ** rng.uniform(-1.3, 0.0, n))
-    q_pah = np.clip(2.6 + 2.2 * log_z + rng.normal(0, 0.05, n), 0.3, 5.0)
-    decoy = 10 ** rng.uniform(-1.0, 0.5, n)                   # independent of everything
-
-    d_ref = Planck18.luminosity_distance(0.1).value
-    dl = Planck18.luminosity_distance(z).value
-    norm = 25.0 * 10 ** (log_mass - 10.5) * (d_ref / dl) ** 2  # 1e-17 erg/s/cm2/A at rest 5500 A
-    sfr = sfr_rel * 10 ** (log_mass - 10.0) * 2.0            # Msun/yr (arbitrary calibration)
-
-    lam = observed_grid(dloglam)
+    p = {k: np.atleast_1d(np.asarray(v, dtype=float)) for k, v in params_cols.items()}
+    z, norm, age, young, log_z = p["z"], p["norm"], p["age_gyr"], p["young_frac"], p["log_z"]
+    a_v, sfr_rel, f_agn, decoy = p["a_v"], p["sfr_rel"], p["f_agn"], p["decoy_amp"]
+    lam = np.asarray(lam, dtype=float)
     rest = lam[None, :] / (1.0 + z[:, None])
     cont = _continuum(rest, young, log_z, a_v, age)
     # instrumental + intrinsic line width: 1.3 pixels in log lambda
@@ -364,10 +333,76 @@ def simulate_optical_ir(n: int, *, seed: int = 0, dloglam: float = 5e-4, z_range
         if name in ("Halpha", "Hbeta", "[O II] 3727", "[O III] 5007", "broad Halpha", DECOY_LINE[0]):
             line_flux[name] = a_eff * norm / (1.0 + z)   # observed flux 1e-17 erg/s/cm2
 
-    flux_true = norm[:, None] * spec / (1.0 + z[:, None])
+    return norm[:, None] * spec / (1.0 + z[:, None]), line_flux
+
+
+def simulate_optical_ir(n: int, *, seed: int = 0, dloglam: float = 5e-4, z_range=(0.02, 0.5),
+                        snr: float = 25.0, wise_frac_sigma=(0.06, 0.06, 0.08, 0.10),
+                        bad_pixel_frac: float = 0.003) -> OpticalIRSim:
+    """Simulate N galaxies: physical parameters -> observed spectrum + WISE fluxes with known sigma.
+
+    Parameters
+    ----------
+    n : int
+        Number of galaxies.
+    seed : int
+        Random seed.
+    dloglam : float
+        Spectral pixel size in log10(lambda/A) (SDSS: 1e-4; default 5e-4 keeps FAST runs small).
+    z_range : (float, float)
+        Uniform redshift range (<= 0.5).
+    snr : float
+        Median continuum signal-to-noise per SDSS pixel (1e-4 in log lambda; per-object scatter
+        x0.7-1.4). A coarser grid bins SDSS pixels, so its per-pixel S/N is
+        ``snr * sqrt(dloglam / 1e-4)`` and the spectra carry the same information at any grid.
+    wise_frac_sigma : sequence of 4 float
+        Typical fractional 1-sigma WISE noise in W1-W4; each object's sigma is this
+        fraction x U(0.75, 1.3) x its noise-free flux (the sigma is returned, i.e. known).
+    bad_pixel_frac : float
+        Fraction of random bad pixels masked besides sky lines and telluric bands.
+
+    Returns
+    -------
+    OpticalIRSim
+    """
+    from astropy.cosmology import Planck18
+    from astropy.table import Table
+
+    from astrolab.data import SpectrumSet
+
+    if int(n) < 1:
+        raise invalid("simulate_optical_ir n", f"is {n}", "pass a positive number of galaxies")
+    if not (0 <= z_range[0] < z_range[1] <= 0.5):
+        raise invalid("simulate_optical_ir z_range", f"is {z_range}", "use a range inside [0, 0.5]")
+    n = int(n)
+    rng = np.random.default_rng(seed)
+    z = rng.uniform(*z_range, n)
+    log_mass = rng.uniform(9.6, 11.4, n)
+    age = 10 ** rng.uniform(0.0, np.log10(12.0), n)
+    tau = 10 ** rng.uniform(np.log10(0.5), np.log10(20.0), n)
+    young = np.exp(-age / tau)
+    log_z = rng.uniform(-0.6, 0.3, n)
+    a_v = rng.uniform(0.0, 1.2, n)
+    sfr_rel = 10 ** rng.uniform(-1.7, 0.4, n)                 # SFR per unit stellar normalisation
+    f_agn = np.where(rng.uniform(size=n) < 0.45, 0.0, 10 ** rng.uniform(-1.3, 0.0, n))
+    q_pah = np.clip(2.6 + 2.2 * log_z + rng.normal(0, 0.05, n), 0.3, 5.0)
+    decoy = 10 ** rng.uniform(-1.0, 0.5, n)                   # independent of everything
+
+    d_ref = Planck18.luminosity_distance(0.1).value
+    dl = Planck18.luminosity_distance(z).value
+    norm = 25.0 * 10 ** (log_mass - 10.5) * (d_ref / dl) ** 2  # 1e-17 erg/s/cm2/A at rest 5500 A
+    sfr = sfr_rel * 10 ** (log_mass - 10.0) * 2.0            # Msun/yr (arbitrary calibration)
+
+    lam = observed_grid(dloglam)
+    flux_true, line_flux = noise_free_spectra(lam, dict(z=z, norm=norm, age_gyr=age, young_frac=young, log_z=log_z,
+                                                        a_v=a_v, sfr_rel=sfr_rel, f_agn=f_agn, decoy_amp=decoy),
+                                              dloglam=dloglam)
     level = np.median(np.abs(flux_true), axis=1)
-    obj_snr = snr * rng.uniform(0.7, 1.4, n)
-    sigma = np.sqrt((level / obj_snr)[:, None] ** 2 + (0.02 * np.abs(flux_true)) ** 2)
+    # snr and the 2 % per-pixel floor refer to SDSS pixels (1e-4 in log lambda): a coarser grid bins
+    # dloglam / 1e-4 of them, so its pixels carry sqrt(dloglam / 1e-4) times their S/N (same information)
+    binning = np.sqrt(dloglam / _SDSS_DLOGLAM)
+    obj_snr = snr * rng.uniform(0.7, 1.4, n) * binning
+    sigma = np.sqrt((level / obj_snr)[:, None] ** 2 + (0.02 / binning * np.abs(flux_true)) ** 2)
     flux = flux_true + rng.normal(size=flux_true.shape) * sigma
     mask = rng.uniform(size=flux.shape) < bad_pixel_frac
     pix = lam * dloglam * np.log(10.0)                          # pixel width [A]
