@@ -394,7 +394,7 @@ class SimulatorOracle:
         fits : list of dict
             :meth:`fit_spectrum` output per spectrum.
         """
-        from astrolab.sim.spectra import wise_fluxes
+        from astrolab.sim.spectra import q_pah_of_metallicity, wise_fluxes
 
         if spectra.redshift is None or spectra.ivar is None:
             raise invalid("SimulatorOracle spectra", "have no redshift or ivar",
@@ -408,7 +408,7 @@ class SimulatorOracle:
         for i in range(len(spectra)):
             fit = self.fit_spectrum(lam, spectra.flux[i], spectra.ivar[i], float(spectra.redshift[i]), dloglam)
             p = self._params(list(fit["theta"].values()), float(spectra.redshift[i]))
-            p["q_pah"] = np.clip(2.6 + 2.2 * p["log_z"], 0.3, 5.0)
+            p["q_pah"] = np.clip(q_pah_of_metallicity(p["log_z"]), 0.3, 5.0)
             out[i] = wise_fluxes(p)["total"][0]
             fits.append(fit)
         return out, fits

@@ -45,7 +45,7 @@ from astrolab.errors import invalid
 
 __all__ = ["OpticalIRSim", "simulate_optical_ir", "observed_grid", "line_catalog", "continuum_windows",
            "continuum_colours", "INFORMATIVE_LINES", "DECOY_LINE", "WISE_BANDS", "WISE_WAVELENGTH_UM",
-           "wise_fluxes", "noise_free_spectra"]
+           "wise_fluxes", "noise_free_spectra", "q_pah_of_metallicity"]
 
 WISE_BANDS = ("W1", "W2", "W3", "W4")
 WISE_WAVELENGTH_UM = (3.4, 4.6, 12.0, 22.0)
@@ -270,6 +270,11 @@ def wise_fluxes(params_cols: dict) -> dict:
     return {"stellar": stellar, "dust": dust, "pah": pah, "agn": agn, "total": stellar + dust + pah + agn}
 
 
+def q_pah_of_metallicity(log_z):
+    """Mean PAH fraction q_PAH [%] at metallicity ``log_z`` [log10 Z/Zsun] (the simulator's relation; scatter 0.05)."""
+    return 2.6 + 2.2 * np.asarray(log_z, dtype=float)
+
+
 def noise_free_spectra(lam, params_cols: dict, *, dloglam: float) -> tuple[np.ndarray, dict]:
     """The simulator's noise-free observed-frame spectra from physical parameters (its forward model).
 
@@ -385,7 +390,7 @@ def simulate_optical_ir(n: int, *, seed: int = 0, dloglam: float = 5e-4, z_range
     a_v = rng.uniform(0.0, 1.2, n)
     sfr_rel = 10 ** rng.uniform(-1.7, 0.4, n)                 # SFR per unit stellar normalisation
     f_agn = np.where(rng.uniform(size=n) < 0.45, 0.0, 10 ** rng.uniform(-1.3, 0.0, n))
-    q_pah = np.clip(2.6 + 2.2 * log_z + rng.normal(0, 0.05, n), 0.3, 5.0)
+    q_pah = np.clip(q_pah_of_metallicity(log_z) + rng.normal(0, 0.05, n), 0.3, 5.0)
     decoy = 10 ** rng.uniform(-1.0, 0.5, n)                   # independent of everything
 
     d_ref = Planck18.luminosity_distance(0.1).value
