@@ -31,7 +31,8 @@ import numpy as np
 from astrolab.errors import CheckpointError, DataValidationError, invalid
 
 __all__ = ["GyroFlow", "ClusterAge", "StarAges", "default_log_age_grid", "apply_cuts", "cluster_ages",
-           "leave_one_cluster_out", "simulation_recovery"]
+           "leave_one_cluster_out", "simulation_recovery", "fit_age_calibration",
+           "leave_one_out_calibration"]
 
 _FORMAT_VERSION = 1
 _REQUIRED = ("Prot", "BPRP_0", "e_BPRP_0")
@@ -76,6 +77,42 @@ def _normalise(grid, log_post):
     p = np.exp(log_post)
     area = np.trapezoid(p, grid, axis=-1)[..., None]
     return p / area
+
+
+def _log_gauss_bin_mass(x, lo, hi, sigma):
+    """log P(lo - x < e < hi - x) ... i.e. log[Phi((x - lo)/s) - Phi((x - hi)/s)], elementwise, stable in the tails."""
+    from scipy.special import log_ndtr
+
+    b = (np.asarray(x) - lo) / sigma  # upper standardised limit
+    a = (np.asarray(x) - hi) / sigma  # lower standardised limit (a < b)
+    # Phi(b) - Phi(a) = Phi(-a) - Phi(-b): use the side away from the upper tail
+    flip = a > 0
+    hi_arg, lo_arg = np.where(flip, -a, b), np.where(flip, -b, a)
+    lb, la = log_ndtr(hi_arg), log_ndtr(lo_arg)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = lb + np.log1p(-np.exp(np.minimum(la - lb, 0.0)))
+    return np.where(np.isfinite(out), out, -np.inf)
+
+
+def _smoothed_log_density(grid, post, x, sigma):
+    """log of (posterior * N(0, sigma)) at points ``x`` [log age], shape (M,).
+
+    The posterior is taken as piecewise constant between grid points (mass of each
+    trapezoid segment spread over the segment), so the convolution with the Gaussian
+    is exact for that density and tends to the posterior itself as ``sigma -> 0``.
+    """
+    from scipy.special import logsumexp
+
+    grid = np.asarray(grid, dtype=np.float64)
+    post = np.asarray(post, dtype=np.float64)
+    dx = np.diff(grid)
+    mass = 0.5 * (post[1:] + post[:-1]) * dx
+    mass = mass / mass.sum()
+    keep = mass > 0
+    lo, hi, lm = grid[:-1][keep], grid[1:][keep], np.log(mass[keep]) - np.log(dx[keep])
+    x = np.atleast_1d(np.asarray(x, dtype=np.float64))
+    terms = lm[None, :] + _log_gauss_bin_mass(x[:, None], lo[None, :], hi[None, :], sigma)
+    return logsumexp(terms, axis=1)
 
 
 @dataclass
@@ -137,6 +174,8 @@ class ClusterAge:
     n_stars: int = 0
     name: str = ""
     log_likelihood: np.ndarray | None = field(default=None, repr=False)
+    width_scale: float = 1.0
+    systematic_dex: float = 0.0
 
     @property
     def median_myr(self) -> float:
@@ -162,11 +201,164 @@ class ClusterAge:
         lo, hi = self.interval_myr(0.68)
         return 0.5 * float(np.log10(hi) - np.log10(lo))
 
+    def log_density_at(self, log_age) -> np.ndarray:
+        """log posterior density [log 1/dex] at ``log_age`` = log10(age / Myr), shape (M,).
+
+        The density is piecewise constant between grid points; 0 (log = -inf) off the grid.
+        """
+        return _smoothed_log_density(self.log_age_grid, self.posterior, log_age, 1e-6)
+
+    def tempered(self, width_scale: float) -> "ClusterAge":
+        """Posterior with the summed log-likelihood divided by ``width_scale**2``.
+
+        Widens the statistical posterior by ``width_scale`` (exactly for a Gaussian):
+        the stars of a cluster count as ``N / width_scale**2`` independent stars. This
+        is the remedy for a flow that is slightly wrong for every star of the cluster
+        in the same way, so that the product of likelihoods over-counts the evidence.
+
+        Parameters
+        ----------
+        width_scale : float
+            Factor >= 1 on the posterior width (1 returns the object itself).
+
+        Returns
+        -------
+        ClusterAge
+            On the same grid, with ``width_scale`` multiplied in.
+        """
+        k = float(width_scale)
+        if not np.isfinite(k) or k < 1.0:
+            raise invalid("ClusterAge.tempered(width_scale=...)", f"{width_scale!r} is not a finite value >= 1",
+                          "pass e.g. 1.3 (1 = the statistical posterior)")
+        if k == 1.0:
+            return self
+        if self.log_likelihood is None:
+            raise invalid("ClusterAge.tempered", "this posterior has no log_likelihood (it was widened already)",
+                          "temper first, then widen: calibrated(width_scale, systematic_dex)")
+        post = _normalise(self.log_age_grid, self.log_likelihood / k**2)
+        return ClusterAge(self.log_age_grid, post, self.n_stars, self.name, self.log_likelihood,
+                          self.width_scale * k, self.systematic_dex)
+
+    def widened(self, systematic_dex: float) -> "ClusterAge":
+        """The posterior convolved with a Gaussian systematic error in log age.
+
+        Models a cluster-to-cluster error that does not shrink with the number of
+        stars (a cluster's rotation sequence off the mean one, an error in its
+        calibration age): the gyro age is the true age times 10^e, e ~ N(0,
+        systematic_dex). Compare the ChronoFlow paper's statistical plus systematic
+        error budget.
+
+        Parameters
+        ----------
+        systematic_dex : float
+            Standard deviation of the systematic error [dex], >= 0.
+
+        Returns
+        -------
+        ClusterAge
+            New object on a uniform grid spanning the old one +- 5 sigma, with
+            ``systematic_dex`` set (added in quadrature to any already applied) and
+            ``log_likelihood`` None.
+        """
+        sigma = float(systematic_dex)
+        if not np.isfinite(sigma) or sigma < 0:
+            raise invalid("ClusterAge.widened(systematic_dex=...)", f"{systematic_dex!r} is not a finite value >= 0",
+                          "pass a width in dex, e.g. 0.05")
+        if sigma == 0.0:
+            return self
+        g = self.log_age_grid
+        step = min(float(np.min(np.diff(g))) * 2.0, max(sigma / 8.0, 1e-3))
+        lo, hi = g[0] - 5.0 * sigma, g[-1] + 5.0 * sigma
+        grid = np.linspace(lo, hi, int(np.ceil((hi - lo) / step)) + 1)
+        post = _normalise(grid, _smoothed_log_density(g, self.posterior, grid, sigma))
+        total = float(np.hypot(self.systematic_dex, sigma))
+        return ClusterAge(grid, post, self.n_stars, self.name, None, self.width_scale, total)
+
+    def calibrated(self, width_scale: float = 1.0, systematic_dex: float = 0.0) -> "ClusterAge":
+        """``tempered(width_scale)`` then ``widened(systematic_dex)`` (see :func:`fit_age_calibration`)."""
+        return self.tempered(width_scale).widened(systematic_dex)
+
     def __repr__(self) -> str:
         lo, hi = self.interval_myr(0.68)
         name = f"{self.name}: " if self.name else ""
+        extra = ""
+        if self.width_scale != 1.0 or self.systematic_dex > 0:
+            extra = f", widths x{self.width_scale:.2f} + {self.systematic_dex:.3f} dex systematic"
         return (f"ClusterAge({name}{self.median_myr:.0f} Myr, 68% [{lo:.0f}, {hi:.0f}] Myr, "
-                f"{self.n_stars} stars)")
+                f"{self.n_stars} stars{extra})")
+
+
+def _calibration_log_density(results, log_truth, width_scale, systematic_dex):
+    """Sum over clusters of log density of the truth under the calibrated posterior."""
+    total = 0.0
+    for r, t in zip(results, log_truth):
+        post = r.posterior if width_scale == 1.0 else _normalise(r.log_age_grid, r.log_likelihood / width_scale**2)
+        total += float(_smoothed_log_density(r.log_age_grid, post, [t], max(systematic_dex, 1e-6))[0])
+    return total
+
+
+def fit_age_calibration(results, true_myr, *, fit_width_scale: bool = True, fit_systematic: bool = True,
+                        max_width_scale: float = 5.0, max_systematic_dex: float = 0.5) -> dict:
+    """Maximum-likelihood calibration of cluster-age posteriors on clusters of known age.
+
+    Two remedies for intervals that are too narrow, fitted jointly: a width scale
+    ``k >= 1`` (the summed log-likelihood divided by k², :meth:`ClusterAge.tempered`),
+    for a flow that is wrong in the same way for all of a cluster's stars, and an
+    additive systematic ``s`` [dex] (:meth:`ClusterAge.widened`), for cluster-to-cluster
+    scatter. It maximises ``sum_i log p_i(log10 t_i | k, s)``, the density of each true
+    (or fiducial) age under its calibrated posterior. Fit it on clusters that are
+    *not* the ones you then test (calibration simulations, or the other clusters of
+    a leave-one-out run: :func:`leave_one_out_calibration`).
+
+    Parameters
+    ----------
+    results : sequence of ClusterAge, length K
+        Statistical posteriors from :meth:`GyroFlow.cluster_age` (with their log-likelihoods).
+    true_myr : array_like, shape (K,)
+        True or fiducial ages [Myr].
+    fit_width_scale, fit_systematic : bool
+        Which of the two to fit (the other stays at 1 / 0).
+    max_width_scale, max_systematic_dex : float
+        Search ranges: k in [1, max_width_scale], s in [0, max_systematic_dex] dex.
+
+    Returns
+    -------
+    dict
+        ``width_scale`` (k), ``systematic_dex`` (s), ``log_density`` (the maximised sum)
+        and ``n_clusters``.
+    """
+    from scipy.optimize import minimize
+
+    results = list(results)
+    t = np.log10(np.asarray(true_myr, dtype=np.float64))
+    if len(results) == 0 or t.shape != (len(results),) or not np.all(np.isfinite(t)):
+        raise invalid("fit_age_calibration", f"needs K >= 1 posteriors and K finite ages > 0, got {len(results)} "
+                      f"posteriors and ages of shape {t.shape}", "pass matching lists of ClusterAge and ages [Myr]")
+    if fit_width_scale and any(r.log_likelihood is None for r in results):
+        raise invalid("fit_age_calibration", "some posteriors carry no log_likelihood (already widened)",
+                      "pass the statistical posteriors of GyroFlow.cluster_age")
+
+    def objective(x):
+        k = float(np.clip(10 ** x[0], 1.0, max_width_scale)) if fit_width_scale else 1.0
+        sd = float(np.clip(10 ** x[1], 0.0, max_systematic_dex)) if fit_systematic else 0.0
+        return -_calibration_log_density(results, t, k, sd)
+
+    ks = np.log10(np.linspace(1.0, max_width_scale, 17)) if fit_width_scale else np.array([0.0])
+    ss = np.linspace(-3.0, np.log10(max_systematic_dex), 13) if fit_systematic else np.array([-6.0])
+    best, best_val = None, np.inf
+    for a in ks:
+        for b in ss:
+            v = objective((a, b))
+            if v < best_val:
+                best, best_val = (a, b), v
+    res = minimize(objective, np.array(best), method="Nelder-Mead",
+                   options={"xatol": 1e-3, "fatol": 1e-4, "maxiter": 200})
+    x, val = (res.x, res.fun) if res.fun <= best_val else (np.array(best), best_val)
+    k = float(np.clip(10 ** x[0], 1.0, max_width_scale)) if fit_width_scale else 1.0
+    sd = float(np.clip(10 ** x[1], 0.0, max_systematic_dex)) if fit_systematic else 0.0
+    if sd < 1.5e-3:
+        sd = 0.0
+    return {"width_scale": k, "systematic_dex": sd, "log_density": -float(val), "n_clusters": len(results)}
 
 
 class GyroFlow:
@@ -424,7 +616,8 @@ class GyroFlow:
         ids = np.asarray(table["GaiaDR3_ID"]) if "GaiaDR3_ID" in table.colnames else None
         return StarAges(grid, _normalise(grid, ll), ids)
 
-    def cluster_age(self, members, log_age_grid=None, *, refine: bool = True, name: str | None = None) -> ClusterAge:
+    def cluster_age(self, members, log_age_grid=None, *, refine: bool = True, name: str | None = None,
+                    width_scale: float = 1.0, systematic_dex: float = 0.0) -> ClusterAge:
         """Posterior on the age of a cluster: flat prior times the product of its stars' likelihoods.
 
         Parameters
@@ -434,11 +627,19 @@ class GyroFlow:
         log_age_grid : array_like, shape (G,), optional
             log10(age / Myr); default 0.5 Myr - 10 Gyr in 0.04 dex steps.
         refine : bool
-            Re-evaluate on a fine grid (0.002 dex steps, 20-120 points) spanning the
-            posterior's 0.01 %-99.99 % range when it covers fewer than 40 grid
-            steps (the returned grid is then the fine one).
+            When the posterior's 0.01 %-99.99 % range covers fewer than 40 grid steps,
+            re-evaluate on a fine grid over that range (0.002 dex steps, 20-120 points)
+            with 12 coarser points on each side spanning twice the range again (room to
+            temper it); the returned grid is then this non-uniform one.
         name : str, optional
             Label (default: the ``cluster`` column when it has one value).
+        width_scale : float
+            Factor >= 1 on the statistical width (:meth:`ClusterAge.tempered`).
+        systematic_dex : float
+            Gaussian systematic error [dex] convolved into the posterior
+            (:meth:`ClusterAge.widened`). With the defaults (1, 0) the result is the
+            statistical posterior alone; calibrate both with :func:`fit_age_calibration`
+            on clusters of known age.
 
         Returns
         -------
@@ -450,14 +651,19 @@ class GyroFlow:
         if refine and grid.size > 2:
             lo_q, hi_q = _quantile(grid, post, 1e-4)[0], _quantile(grid, post, 1 - 1e-4)[0]
             step = float(np.median(np.diff(grid)))
-            lo_q, hi_q = max(grid[0], lo_q - 2 * step), min(grid[-1], hi_q + 2 * step)
+            lo_q, hi_q = lo_q - 2 * step, hi_q + 2 * step
             if (hi_q - lo_q) / step < 40:
-                grid = np.linspace(lo_q, hi_q, int(np.clip(np.ceil((hi_q - lo_q) / 0.002), 20, 120)) + 1)
+                width = hi_q - lo_q
+                core = np.linspace(max(grid[0], lo_q), min(grid[-1], hi_q),
+                                   int(np.clip(np.ceil(width / 0.002), 20, 120)) + 1)
+                wing_lo = np.linspace(max(grid[0], lo_q - 2 * width), core[0], 13)[:-1]
+                wing_hi = np.linspace(core[-1], min(grid[-1], hi_q + 2 * width), 13)[1:]
+                grid = np.unique(np.concatenate([wing_lo, core, wing_hi]))
                 total = self.log_likelihood(members, grid).sum(axis=0)
                 post = _normalise(grid, total)
         if name is None and "cluster" in members.colnames and len(set(np.asarray(members["cluster"]))) == 1:
             name = str(members["cluster"][0])
-        return ClusterAge(grid, post, len(members), name or "", total)
+        return ClusterAge(grid, post, len(members), name or "", total).calibrated(width_scale, systematic_dex)
 
     def density(self, age_myr: float, colour=None, log_period=None, sigma: float = 0.03) -> tuple:
         """Flow density of log10 P_rot over a (colour, log period) grid at a fixed age.
@@ -618,7 +824,8 @@ def _clusters_older_than(table, min_age_myr: float) -> list[str]:
     return names
 
 
-def cluster_ages(model: GyroFlow, table, clusters=None, *, min_age_myr: float = 20.0, level: float = 0.68):
+def cluster_ages(model: GyroFlow, table, clusters=None, *, min_age_myr: float = 20.0, level: float = 0.68,
+                 width_scale: float = 1.0, systematic_dex: float = 0.0):
     """Age of each cluster of ``table`` with a fitted model.
 
     Parameters
@@ -633,6 +840,8 @@ def cluster_ages(model: GyroFlow, table, clusters=None, *, min_age_myr: float = 
         Age threshold [Myr] for the default cluster list.
     level : float
         Credible level of the ``lo_Myr``/``hi_Myr`` columns.
+    width_scale, systematic_dex : float
+        Calibration of every posterior (see :meth:`GyroFlow.cluster_age`, :func:`fit_age_calibration`).
 
     Returns
     -------
@@ -651,7 +860,7 @@ def cluster_ages(model: GyroFlow, table, clusters=None, *, min_age_myr: float = 
         if len(members) == 0:
             raise invalid(f"cluster_ages: cluster {name!r}", "has no stars in the table",
                           "check the name and the cuts applied")
-        res = model.cluster_age(members, name=name)
+        res = model.cluster_age(members, name=name, width_scale=width_scale, systematic_dex=systematic_dex)
         fid = float(np.median(np.asarray(members["fiducial_age_Myr"], dtype=np.float64)))
         lo, hi = res.interval_myr(level)
         rows.append((name, len(members), fid, res.median_myr, lo, hi, float(np.log10(res.median_myr / fid))))
@@ -698,17 +907,90 @@ def leave_one_cluster_out(table, clusters=None, *, min_age_myr: float = 20.0, le
     return vstack(tables), results
 
 
+def leave_one_out_calibration(results, truth_myr, levels=(0.68, 0.95)):
+    """Intervals calibrated on the *other* clusters, and their coverage.
+
+    For each cluster ``i``, :func:`fit_age_calibration` runs on every cluster but
+    ``i``; cluster ``i``'s posterior is calibrated with the result and its interval
+    checked against its own truth, which took no part in the fit. Use it on the
+    output of :func:`leave_one_cluster_out` (truth = fiducial ages) or on simulated clusters.
+
+    Parameters
+    ----------
+    results : dict of str -> ClusterAge, K >= 3 entries
+        Statistical cluster posteriors.
+    truth_myr : dict of str -> float, or array_like of shape (K,)
+        True / fiducial ages [Myr], in the order of ``results``.
+    levels : sequence of float
+        Credible levels.
+
+    Returns
+    -------
+    table : astropy.table.Table
+        Per cluster: ``cluster``, ``truth_Myr``, ``sigma_stat_dex`` (half the statistical
+        68 % width), ``width_scale`` and ``systematic_dex`` (fitted without it),
+        ``median_Myr``, ``sigma_dex`` (calibrated), ``lo_<level>``/``hi_<level>`` [Myr]
+        of the calibrated posterior, ``covered_<level>`` and ``covered_stat_<level>`` (bool).
+    summary : dict
+        ``coverage`` and ``coverage_statistical`` ({level: fraction}) and
+        ``calibration_all`` (:func:`fit_age_calibration` on all K clusters, for final ages).
+    """
+    from astropy.table import Table
+
+    names = list(results)
+    if len(names) < 3:
+        raise invalid("leave_one_out_calibration", f"needs at least 3 clusters, got {len(names)}",
+                      "date more clusters (e.g. leave_one_cluster_out(..., clusters=None))")
+    truth = (np.array([float(truth_myr[n]) for n in names]) if isinstance(truth_myr, dict)
+             else np.asarray(truth_myr, dtype=np.float64))
+    if truth.shape != (len(names),):
+        raise invalid("leave_one_out_calibration(truth_myr=...)", f"has shape {truth.shape}, "
+                      f"expected ({len(names)},)", "pass one age [Myr] per cluster, in the order of results")
+    post = [results[n] for n in names]
+    cols = {"cluster": names, "truth_Myr": truth, "sigma_stat_dex": [r.sigma_dex() for r in post],
+            "width_scale": [], "systematic_dex": [], "median_Myr": [], "sigma_dex": []}
+    for lv in levels:
+        cols.update({f"lo_{lv}": [], f"hi_{lv}": [], f"covered_{lv}": [], f"covered_stat_{lv}": []})
+    for i, r in enumerate(post):
+        others = [k for k in range(len(post)) if k != i]
+        cal = fit_age_calibration([post[k] for k in others], truth[others])
+        calibrated = r.calibrated(cal["width_scale"], cal["systematic_dex"])
+        cols["width_scale"].append(cal["width_scale"])
+        cols["systematic_dex"].append(cal["systematic_dex"])
+        cols["median_Myr"].append(calibrated.median_myr)
+        cols["sigma_dex"].append(calibrated.sigma_dex())
+        for lv in levels:
+            lo, hi = calibrated.interval_myr(lv)
+            slo, shi = r.interval_myr(lv)
+            cols[f"lo_{lv}"].append(lo)
+            cols[f"hi_{lv}"].append(hi)
+            cols[f"covered_{lv}"].append(bool(lo <= truth[i] <= hi))
+            cols[f"covered_stat_{lv}"].append(bool(slo <= truth[i] <= shi))
+    out = Table(cols)
+    summary = {"coverage": {float(lv): float(np.mean(out[f"covered_{lv}"])) for lv in levels},
+               "coverage_statistical": {float(lv): float(np.mean(out[f"covered_stat_{lv}"])) for lv in levels},
+               "calibration_all": fit_age_calibration(post, truth)}
+    return out, summary
+
+
 def simulation_recovery(n_train_clusters: int = 20, n_test_clusters: int = 10, n_stars: int = 150, *,
-                        seed: int = 0, levels=(0.68, 0.95), return_model: bool = False, **gyroflow_kwargs):
+                        n_calibration_clusters: int = 10, seed: int = 0, levels=(0.68, 0.95),
+                        return_model: bool = False, **gyroflow_kwargs):
     """Train on simulated clusters and date fresh simulated clusters at new ages.
 
-    Training ages are log-uniform in 20 Myr - 4 Gyr; test ages log-uniform in
-    30 Myr - 3 Gyr (new stars, new ages: the flow must interpolate in age).
+    Training ages are log-uniform in 20 Myr - 4 Gyr; calibration and test ages
+    log-uniform in 30 Myr - 3 Gyr (new stars, new ages: the flow must interpolate
+    in age). The calibration of the age posteriors (:func:`fit_age_calibration`:
+    width scale and systematic) is fitted on the calibration clusters only and
+    applied to the test clusters' posteriors; coverage is measured on the test clusters.
 
     Parameters
     ----------
     n_train_clusters, n_test_clusters : int
         Number of simulated clusters for training and testing.
+    n_calibration_clusters : int
+        Simulated clusters (fresh ages and stars) that fix the calibration;
+        0 reports the statistical posteriors alone.
     n_stars : int
         Stars per cluster (members and contaminants).
     seed : int
@@ -724,9 +1006,12 @@ def simulation_recovery(n_train_clusters: int = 20, n_test_clusters: int = 10, n
     -------
     table : astropy.table.Table
         Per test cluster: ``cluster``, ``true_Myr``, ``median_Myr``, ``dlog_age`` [dex],
-        ``lo_<level>``/``hi_<level>`` [Myr] and ``covered_<level>`` (bool).
+        ``sigma_stat_dex``, ``lo_<level>``/``hi_<level>`` [Myr] and ``covered_<level>`` (bool)
+        of the calibrated posterior, ``covered_stat_<level>`` of the statistical one.
+        ``table.meta`` holds ``calibration`` (:func:`fit_age_calibration`'s dict, or None)
+        and ``coverage_statistical``.
     coverage : dict
-        ``{level: fraction of test clusters whose interval holds the true age}``.
+        ``{level: fraction of test clusters whose calibrated interval holds the true age}``.
     (model, test_table) : only with ``return_model=True``.
     """
     from astropy.table import Table
@@ -737,28 +1022,43 @@ def simulation_recovery(n_train_clusters: int = 20, n_test_clusters: int = 10, n
     train_ages = np.sort(10 ** rng.uniform(np.log10(20.0), np.log10(4000.0), n_train_clusters))
     test_ages = 10 ** rng.uniform(np.log10(30.0), np.log10(3000.0), n_test_clusters)
     train = simulate_clusters(train_ages, n_stars, seed=seed + 1)
+    calib_ages = 10 ** rng.uniform(np.log10(30.0), np.log10(3000.0), int(n_calibration_clusters))
     test = simulate_clusters(test_ages, n_stars, seed=seed + 2,
                              names=[f"SimTest{i:02d}" for i in range(n_test_clusters)])
     gyroflow_kwargs.setdefault("seed", seed)
     model = GyroFlow(**gyroflow_kwargs).fit(train)
-    cols = {"cluster": [], "true_Myr": [], "median_Myr": [], "dlog_age": []}
+    calibration = None
+    if calib_ages.size:
+        calib = simulate_clusters(calib_ages, n_stars, seed=seed + 3,
+                                  names=[f"SimCal{i:02d}" for i in range(calib_ages.size)])
+        cnames = np.asarray(calib["cluster"])
+        calib_post = [model.cluster_age(calib[cnames == f"SimCal{i:02d}"]) for i in range(calib_ages.size)]
+        calibration = fit_age_calibration(calib_post, calib_ages)
+    cols = {"cluster": [], "true_Myr": [], "median_Myr": [], "dlog_age": [], "sigma_stat_dex": []}
     for lv in levels:
-        cols.update({f"lo_{lv}": [], f"hi_{lv}": [], f"covered_{lv}": []})
+        cols.update({f"lo_{lv}": [], f"hi_{lv}": [], f"covered_{lv}": [], f"covered_stat_{lv}": []})
     names = np.asarray(test["cluster"])
     for i, age in enumerate(test_ages):
         name = f"SimTest{i:02d}"
-        res = model.cluster_age(test[names == name], name=name)
+        stat = model.cluster_age(test[names == name], name=name)
+        res = stat if calibration is None else stat.calibrated(calibration["width_scale"],
+                                                               calibration["systematic_dex"])
         cols["cluster"].append(name)
         cols["true_Myr"].append(float(age))
         cols["median_Myr"].append(res.median_myr)
         cols["dlog_age"].append(float(np.log10(res.median_myr / age)))
+        cols["sigma_stat_dex"].append(stat.sigma_dex())
         for lv in levels:
             lo, hi = res.interval_myr(lv)
+            slo, shi = stat.interval_myr(lv)
             cols[f"lo_{lv}"].append(lo)
             cols[f"hi_{lv}"].append(hi)
             cols[f"covered_{lv}"].append(bool(lo <= age <= hi))
+            cols[f"covered_stat_{lv}"].append(bool(slo <= age <= shi))
     out = Table(cols)
     coverage = {float(lv): float(np.mean(out[f"covered_{lv}"])) for lv in levels}
+    out.meta["calibration"] = calibration
+    out.meta["coverage_statistical"] = {float(lv): float(np.mean(out[f"covered_stat_{lv}"])) for lv in levels}
     if return_model:
         return out, coverage, (model, test)
     return out, coverage

@@ -150,3 +150,97 @@ def test_workflow_helpers_and_plots(fitted, train_table):
     assert isinstance(gviz.age_posteriors(r.log_age_grid, r.posterior, truth_myr=260.0), hv.Overlay)
     assert isinstance(gviz.systematics_bars(["a", "b"], [0.01, -0.02]), hv.Bars)
     hv.render(overlay, backend="bokeh")
+
+
+def _gaussian_cluster_age(mu, sigma, name=""):
+    """A ClusterAge whose log-likelihood is an exact Gaussian in log age (no flow needed)."""
+    from astrolab.gyro import ClusterAge, _normalise
+
+    grid = np.linspace(mu - 12 * sigma, mu + 12 * sigma, 481)
+    ll = -0.5 * ((grid - mu) / sigma) ** 2
+    return ClusterAge(grid, _normalise(grid, ll), 100, name, ll)
+
+
+def test_tempered_and_widened_posteriors():
+    from scipy.stats import norm
+
+    r = _gaussian_cluster_age(2.5, 0.02)
+    assert r.sigma_dex() == pytest.approx(0.02, rel=0.01)
+    assert r.log_density_at([2.5])[0] == pytest.approx(norm.logpdf(0, scale=0.02), abs=0.01)
+    t = r.tempered(1.5)
+    assert t.sigma_dex() == pytest.approx(0.03, rel=0.01) and t.width_scale == 1.5
+    w = r.widened(0.04)
+    assert w.sigma_dex() == pytest.approx(np.hypot(0.02, 0.04), rel=0.02)
+    assert w.log_age_median == pytest.approx(2.5, abs=1e-3)
+    assert np.trapezoid(w.posterior, w.log_age_grid) == pytest.approx(1.0, abs=1e-6)
+    both = r.calibrated(2.0, 0.03)
+    assert both.sigma_dex() == pytest.approx(np.hypot(0.04, 0.03), rel=0.02)
+    assert both.width_scale == 2.0 and both.systematic_dex == pytest.approx(0.03)
+    assert "systematic" in repr(both)
+    assert r.calibrated(1.0, 0.0) is r
+    with pytest.raises(DataValidationError, match="width_scale"):
+        r.tempered(0.5)
+    with pytest.raises(DataValidationError, match="systematic_dex"):
+        r.widened(-0.1)
+    with pytest.raises(DataValidationError, match="temper first"):
+        w.tempered(1.2)
+
+
+def _planted_clusters(n, k, s, seed):
+    """n Gaussian posteriors whose truths scatter by sqrt((k sigma)^2 + s^2) about their medians."""
+    rng = np.random.default_rng(seed)
+    sig = rng.uniform(0.01, 0.05, n)
+    truth = rng.uniform(1.5, 3.5, n)
+    mu = truth + rng.normal(0.0, np.sqrt((k * sig) ** 2 + s**2))
+    return [_gaussian_cluster_age(m, sg, f"C{i}") for i, (m, sg) in enumerate(zip(mu, sig))], 10**truth
+
+
+def test_fit_age_calibration_recovers_planted_miscalibration():
+    from astrolab.gyro import fit_age_calibration
+
+    results, truth = _planted_clusters(300, 1.6, 0.03, seed=1)
+    cal = fit_age_calibration(results, truth)
+    assert cal["width_scale"] == pytest.approx(1.6, abs=0.3)
+    assert cal["systematic_dex"] == pytest.approx(0.03, abs=0.012)
+    assert cal["n_clusters"] == 300
+    # already calibrated posteriors need (almost) nothing
+    good, truth_good = _planted_clusters(300, 1.0, 0.0, seed=2)
+    cal0 = fit_age_calibration(good, truth_good)
+    assert cal0["width_scale"] < 1.2 and cal0["systematic_dex"] < 0.01
+    # the calibration transfers: fresh clusters from the same process are covered at the nominal rate
+    fresh, truth_fresh = _planted_clusters(400, 1.6, 0.03, seed=3)
+    covered_stat, covered_cal = [], []
+    for r, t in zip(fresh, truth_fresh):
+        lo, hi = r.interval_myr(0.68)
+        covered_stat.append(lo <= t <= hi)
+        lo, hi = r.calibrated(cal["width_scale"], cal["systematic_dex"]).interval_myr(0.68)
+        covered_cal.append(lo <= t <= hi)
+    assert np.mean(covered_stat) < 0.55  # the planted posteriors are overconfident
+    assert abs(np.mean(covered_cal) - 0.68) < 0.06  # binomial 1 sigma is 0.023
+    with pytest.raises(DataValidationError, match="matching"):
+        fit_age_calibration(results, truth[:-1])
+
+
+def test_leave_one_out_calibration():
+    from astrolab.gyro import leave_one_out_calibration
+
+    results, truth = _planted_clusters(60, 2.0, 0.0, seed=4)
+    post = {r.name: r for r in results}
+    tab, summary = leave_one_out_calibration(post, truth)
+    assert len(tab) == 60 and set(summary) == {"coverage", "coverage_statistical", "calibration_all"}
+    assert summary["coverage_statistical"][0.68] < 0.5
+    assert abs(summary["coverage"][0.68] - 0.68) < 0.13  # 60 clusters: binomial 1 sigma 0.06
+    assert summary["coverage"][0.95] > 0.85
+    assert np.all(tab["sigma_dex"] > tab["sigma_stat_dex"])
+    assert summary["calibration_all"]["width_scale"] == pytest.approx(2.0, abs=0.45)
+    with pytest.raises(DataValidationError, match="at least 3"):
+        leave_one_out_calibration(dict(list(post.items())[:2]), truth[:2])
+
+
+def test_cluster_age_width_scale_on_the_flow(fitted):
+    test = simulate_clusters([700.0], 150, seed=71)
+    stat = fitted.cluster_age(test)
+    wide = fitted.cluster_age(test, width_scale=2.0, systematic_dex=0.05)
+    # the refined grid leaves room for tempering: twice as wide, then 0.05 dex added in quadrature
+    assert wide.sigma_dex() == pytest.approx(np.hypot(2 * stat.sigma_dex(), 0.05), rel=0.1)
+    assert wide.log_age_median == pytest.approx(stat.log_age_median, abs=0.02)
