@@ -292,7 +292,7 @@ def _calibration_log_density(results, log_truth, width_scale, systematic_dex):
     """Sum over clusters of log density of the truth under the calibrated posterior."""
     total = 0.0
     for r, t in zip(results, log_truth):
-        post = r.posterior if width_scale == 1.0 else _normalise(r.log_age_grid, r.log_likelihood / width_scale**2)
+        post = r.tempered(width_scale).posterior
         total += float(_smoothed_log_density(r.log_age_grid, post, [t], max(systematic_dex, 1e-6))[0])
     return total
 
