@@ -907,6 +907,21 @@ def leave_one_cluster_out(table, clusters=None, *, min_age_myr: float = 20.0, le
     return vstack(tables), results
 
 
+def _append_interval_columns(cols, levels, calibrated, statistical, truth_myr):
+    """Append ``lo_/hi_/covered_/covered_stat_<level>`` of one cluster to the column lists ``cols``."""
+    for lv in levels:
+        lo, hi = calibrated.interval_myr(lv)
+        slo, shi = statistical.interval_myr(lv)
+        for key, value in ((f"lo_{lv}", lo), (f"hi_{lv}", hi), (f"covered_{lv}", bool(lo <= truth_myr <= hi)),
+                           (f"covered_stat_{lv}", bool(slo <= truth_myr <= shi))):
+            cols.setdefault(key, []).append(value)
+
+
+def _coverage(table, levels, prefix="covered"):
+    """{level: fraction of rows whose ``<prefix>_<level>`` column is True}."""
+    return {float(lv): float(np.mean(table[f"{prefix}_{lv}"])) for lv in levels}
+
+
 def leave_one_out_calibration(results, truth_myr, levels=(0.68, 0.95)):
     """Intervals calibrated on the *other* clusters, and their coverage.
 
@@ -949,8 +964,6 @@ def leave_one_out_calibration(results, truth_myr, levels=(0.68, 0.95)):
     post = [results[n] for n in names]
     cols = {"cluster": names, "truth_Myr": truth, "sigma_stat_dex": [r.sigma_dex() for r in post],
             "width_scale": [], "systematic_dex": [], "median_Myr": [], "sigma_dex": []}
-    for lv in levels:
-        cols.update({f"lo_{lv}": [], f"hi_{lv}": [], f"covered_{lv}": [], f"covered_stat_{lv}": []})
     for i, r in enumerate(post):
         others = [k for k in range(len(post)) if k != i]
         cal = fit_age_calibration([post[k] for k in others], truth[others])
@@ -959,16 +972,9 @@ def leave_one_out_calibration(results, truth_myr, levels=(0.68, 0.95)):
         cols["systematic_dex"].append(cal["systematic_dex"])
         cols["median_Myr"].append(calibrated.median_myr)
         cols["sigma_dex"].append(calibrated.sigma_dex())
-        for lv in levels:
-            lo, hi = calibrated.interval_myr(lv)
-            slo, shi = r.interval_myr(lv)
-            cols[f"lo_{lv}"].append(lo)
-            cols[f"hi_{lv}"].append(hi)
-            cols[f"covered_{lv}"].append(bool(lo <= truth[i] <= hi))
-            cols[f"covered_stat_{lv}"].append(bool(slo <= truth[i] <= shi))
+        _append_interval_columns(cols, levels, calibrated, r, truth[i])
     out = Table(cols)
-    summary = {"coverage": {float(lv): float(np.mean(out[f"covered_{lv}"])) for lv in levels},
-               "coverage_statistical": {float(lv): float(np.mean(out[f"covered_stat_{lv}"])) for lv in levels},
+    summary = {"coverage": _coverage(out, levels), "coverage_statistical": _coverage(out, levels, "covered_stat"),
                "calibration_all": fit_age_calibration(post, truth)}
     return out, summary
 
@@ -1035,8 +1041,6 @@ def simulation_recovery(n_train_clusters: int = 20, n_test_clusters: int = 10, n
         calib_post = [model.cluster_age(calib[cnames == f"SimCal{i:02d}"]) for i in range(calib_ages.size)]
         calibration = fit_age_calibration(calib_post, calib_ages)
     cols = {"cluster": [], "true_Myr": [], "median_Myr": [], "dlog_age": [], "sigma_stat_dex": []}
-    for lv in levels:
-        cols.update({f"lo_{lv}": [], f"hi_{lv}": [], f"covered_{lv}": [], f"covered_stat_{lv}": []})
     names = np.asarray(test["cluster"])
     for i, age in enumerate(test_ages):
         name = f"SimTest{i:02d}"
@@ -1048,17 +1052,11 @@ def simulation_recovery(n_train_clusters: int = 20, n_test_clusters: int = 10, n
         cols["median_Myr"].append(res.median_myr)
         cols["dlog_age"].append(float(np.log10(res.median_myr / age)))
         cols["sigma_stat_dex"].append(stat.sigma_dex())
-        for lv in levels:
-            lo, hi = res.interval_myr(lv)
-            slo, shi = stat.interval_myr(lv)
-            cols[f"lo_{lv}"].append(lo)
-            cols[f"hi_{lv}"].append(hi)
-            cols[f"covered_{lv}"].append(bool(lo <= age <= hi))
-            cols[f"covered_stat_{lv}"].append(bool(slo <= age <= shi))
+        _append_interval_columns(cols, levels, res, stat, float(age))
     out = Table(cols)
-    coverage = {float(lv): float(np.mean(out[f"covered_{lv}"])) for lv in levels}
+    coverage = _coverage(out, levels)
     out.meta["calibration"] = calibration
-    out.meta["coverage_statistical"] = {float(lv): float(np.mean(out[f"covered_stat_{lv}"])) for lv in levels}
+    out.meta["coverage_statistical"] = _coverage(out, levels, "covered_stat")
     if return_model:
         return out, coverage, (model, test)
     return out, coverage
