@@ -49,7 +49,7 @@ def test_summary_and_binned_counts():
     assert s["n"] == 3000
     assert s["nmad"] == pytest.approx(pz.nmad(z_pred, z_true))
     df = pz.binned_photoz_metrics(z_pred, z_true)
-    assert list(df.columns) == ["z_lo", "z_hi", "n", "bias", "nmad", "outlier_rate", "rms"]
+    assert list(df.columns) == ["z_lo", "z_hi", "n", "bias", "bias_median", "nmad", "outlier_rate", "rms"]
     assert len(df) == 20
     assert df["n"].sum() == 3000
     np.testing.assert_allclose(df["z_lo"].to_numpy()[:3], [0.0, 0.2, 0.4])
@@ -58,6 +58,26 @@ def test_summary_and_binned_counts():
     assert df2["n"].tolist() == [1, 1]
     df3 = pz.binned_photoz_metrics([0.1], [0.1], bins=[0, 1, 2])
     assert np.isnan(df3["nmad"].iloc[1]) and df3["n"].iloc[1] == 0
+
+
+def test_mean_abs_binned_bias_sees_offsets_that_cancel_in_one_median():
+    rng = np.random.default_rng(3)
+    z_true = rng.uniform(0.1, 1.25, 20000)
+    # regression to the mean: over-predicted at low z, under-predicted at high z, median offset 0 overall
+    offset = -0.04 * (z_true - np.median(z_true))
+    z_pred = z_true + (offset + rng.normal(0, 0.03, z_true.size)) * (1 + z_true)
+    assert abs(pz.bias(z_pred, z_true, kind="median")) < 0.004
+    b = pz.mean_abs_binned_bias(z_pred, z_true, z_range=(0.1, 1.25), width=0.2)
+    # bins [0.1, 0.3), ..., [1.1, 1.25]: |offset| at the bin centres, averaged
+    centres = np.array([0.2, 0.4, 0.6, 0.8, 1.0, 1.175])
+    expected = np.mean(np.abs(-0.04 * (centres - np.median(z_true))))
+    assert b == pytest.approx(expected, abs=0.002)
+    unbiased = z_true + rng.normal(0, 0.03, z_true.size) * (1 + z_true)
+    assert pz.mean_abs_binned_bias(unbiased, z_true) < 0.1 * b
+    df = pz.binned_photoz_metrics(z_pred, z_true, bins=[0.1, 0.3, 1.1, 1.25])
+    assert df["bias_median"].iloc[0] > 0 > df["bias_median"].iloc[2]
+    with pytest.raises(Exception, match="z_range"):
+        pz.mean_abs_binned_bias(z_pred, z_true, z_range=(1.0, 0.5))
 
 
 def test_hsc_loss_torch_matches_numpy_and_has_gradient():

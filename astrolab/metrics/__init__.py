@@ -35,6 +35,7 @@ from astrolab.metrics.photoz import (
     bias,
     binned_photoz_metrics,
     delta_z,
+    mean_abs_binned_bias,
     hsc_loss,
     hsc_loss_torch,
     nmad,
@@ -47,7 +48,7 @@ from astrolab.metrics.regression import chi2_n, outlier_fraction_sigma, sigma_ma
 __all__ = [
     # photoz
     "delta_z", "bias", "nmad", "outlier_rate", "rms", "hsc_loss", "hsc_loss_torch",
-    "photoz_summary", "binned_photoz_metrics", "compare_photoz",
+    "photoz_summary", "binned_photoz_metrics", "mean_abs_binned_bias", "compare_photoz",
     # pdf
     "RedshiftPDF", "GoodnessOfFit", "pit_ks", "pit_cvm", "pit_histogram", "crps_gaussian",
     "crps_gaussian_mixture", "crps_gaussian_mixture_torch", "gaussian_mixture_nll_torch",
