@@ -43,7 +43,7 @@ def _new_clip(train: AstroM3Arrays, seed: int, **model_kw):
 
 def pretrain_clip(train: AstroM3Arrays, val: AstroM3Arrays | None = None, *, epochs: int = 20, batch_size: int = 64,
                   lr: float = 2e-3, weight_decay: float = 1e-4, seed: int = 0, device: str = "auto",
-                  progress: bool = False, run_dir=None, **model_kw):
+                  progress: bool = False, run_dir=None, restore_best: bool = False, **model_kw):
     """Pre-train a :class:`~astrolab.models.clip.TrimodalCLIP` without labels.
 
     Parameters
@@ -58,6 +58,10 @@ def pretrain_clip(train: AstroM3Arrays, val: AstroM3Arrays | None = None, *, epo
         Show the engine's progress bar.
     run_dir : path-like, optional
         Engine run folder (checkpoints); default a fresh cache folder.
+    restore_best : bool
+        Return the weights of the epoch with the lowest validation CLIP loss instead of the
+        last epoch's (needs ``val``). A CLIP that keeps training after its validation loss has
+        turned up memorises its training pairs, and its encoders then fine-tune worse.
     **model_kw
         Passed to ``TrimodalCLIP`` (``d_model``, ``n_latents``, ``n_blocks``, ``embed_dim``, ...).
 
@@ -74,13 +78,19 @@ def pretrain_clip(train: AstroM3Arrays, val: AstroM3Arrays | None = None, *, epo
     res = fit(model, train.dataset(), val.dataset() if val is not None else None, max_epochs=epochs,
               batch_size=batch_size, lr=lr, weight_decay=weight_decay, scheduler="cosine", seed=seed, device=device,
               progress=progress, run_dir=run_dir, resume=False, config={"model": "TrimodalCLIP", **model.config})
+    if restore_best:
+        from astrolab.train import load_checkpoint
+
+        if val is None or res.best_checkpoint is None:
+            raise ValueError("pretrain_clip(restore_best=True) needs validation objects: pass val=...")
+        load_checkpoint(res.best_checkpoint, res.model)
     return res.model.cpu().eval(), res
 
 
 def fine_tune(clip, train: AstroM3Arrays, val: AstroM3Arrays | None = None, *, modality: str = "photometry",
               label_fraction: float = 1.0, epochs: int = 20, batch_size: int = 64, lr: float = 1e-3,
-              head: str = "linear", freeze: bool = False, seed: int = 0, device: str = "auto",
-              progress: bool = False, **model_kw):
+              head: str = "linear", freeze: bool = False, encoder_lr_scale: float = 1.0, probe_epochs: int = 0,
+              seed: int = 0, device: str = "auto", progress: bool = False, **model_kw):
     """Train a classifier on one modality from CLIP weights (``clip``) or from scratch (``clip=None``).
 
     Parameters
@@ -98,6 +108,12 @@ def fine_tune(clip, train: AstroM3Arrays, val: AstroM3Arrays | None = None, *, m
     head : {"linear", "mlp"}
     freeze : bool
         Keep the encoder fixed (probe) instead of fine-tuning.
+    encoder_lr_scale : float
+        The encoders learn at ``encoder_lr_scale × lr``, the new head at ``lr`` (1 = one rate).
+    probe_epochs : int
+        Linear-probe-then-fine-tune (LP-FT): first train only the head for this many epochs
+        with the encoders frozen, then fine-tune everything for ``epochs`` more. 0 = plain
+        fine-tuning. Ignored with ``freeze=True``.
     seed : int
         Seeds the subset, the initialisation and the shuffling.
 
@@ -110,13 +126,21 @@ def fine_tune(clip, train: AstroM3Arrays, val: AstroM3Arrays | None = None, *, m
 
     _check(train, "fine_tune(train=...)")
     src = clip if clip is not None else _new_clip(train, seed + 1000, **model_kw)
-    model = ModalityClassifier(src, modality, len(train.classes), head=head, freeze=freeze).train()
+    if int(probe_epochs) < 0:
+        raise ValueError(f"fine_tune(probe_epochs={probe_epochs!r}): use 0 (plain fine-tuning) or a positive count")
+    model = ModalityClassifier(src, modality, len(train.classes), head=head, freeze=freeze,
+                               encoder_lr_scale=encoder_lr_scale).train()
     sub = train.subset(label_subset(train.labels, label_fraction, seed=seed))
     # small label sets: smaller batches so that every fraction gets a comparable number of steps
     bs = int(min(batch_size, max(8, len(sub) // 4)))
-    res = fit(model, sub.dataset(), val.dataset() if val is not None else None, max_epochs=epochs,
-              batch_size=bs, lr=lr, weight_decay=1e-4, scheduler="cosine", seed=seed, device=device,
-              progress=progress, resume=False, config={"model": "ModalityClassifier", "modality": modality})
+    stages = [(True, int(probe_epochs)), (False, epochs)] if probe_epochs and not freeze else [(freeze, epochs)]
+    for frozen, n_epochs in stages:
+        model.set_frozen(frozen)
+        res = fit(model, sub.dataset(), val.dataset() if val is not None else None, max_epochs=n_epochs,
+                  batch_size=bs, lr=lr, weight_decay=1e-4, scheduler="cosine", seed=seed, device=device,
+                  progress=progress, resume=False,
+                  config={"model": "ModalityClassifier", "modality": modality, "frozen": frozen})
+        model = res.model.train()
     return res.model.cpu().eval(), res
 
 
@@ -337,7 +361,7 @@ def subclass_separation(emb, parent_mask, subclasses, method: str = "umap", seed
 
 def finetune_grid(clip, train: AstroM3Arrays, test: AstroM3Arrays, *, modalities=("photometry", "spectra", "metadata", "all"),
                   fractions=(1.0, 0.5, 0.25, 0.1), epochs: int = 20, seed: int = 0, device: str = "auto",
-                  return_models: bool = False, **model_kw):
+                  return_models: bool = False, clip_finetune: dict | None = None, **model_kw):
     """Test accuracy of classifiers from CLIP weights and from scratch over modalities and label fractions.
 
     Parameters
@@ -349,6 +373,9 @@ def finetune_grid(clip, train: AstroM3Arrays, test: AstroM3Arrays, *, modalities
     epochs, seed, device : training settings of every classifier.
     return_models : bool
         Also return the trained classifiers, keyed by (modality, fraction, init).
+    clip_finetune : dict, optional
+        Extra :func:`fine_tune` options for the CLIP-initialised runs only, e.g.
+        ``{"probe_epochs": 10, "encoder_lr_scale": 0.3}`` (LP-FT); scratch runs fine-tune plainly.
     **model_kw
         Architecture of the from-scratch models (must match ``clip``).
 
@@ -364,8 +391,9 @@ def finetune_grid(clip, train: AstroM3Arrays, test: AstroM3Arrays, *, modalities
     for mod in modalities:
         for frac in fractions:
             for init in ("clip", "scratch"):
+                extra = dict(clip_finetune or {}) if init == "clip" else {}
                 clf, _ = fine_tune(clip if init == "clip" else None, train, modality=mod, label_fraction=frac,
-                                   epochs=epochs, seed=seed, device=device, **model_kw)
+                                   epochs=epochs, seed=seed, device=device, **extra, **model_kw)
                 models[(mod, float(frac), init)] = clf
                 pred, _ = predict(clf, test)
                 s = classification_summary(test.labels, pred, labels=np.arange(len(test.classes)))

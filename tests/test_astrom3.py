@@ -134,6 +134,58 @@ def test_finetune_classifiers_learn_at_low_labels(split, pretrained):
     assert min(accs.values()) > 0.25, accs
 
 
+def test_finetune_encoder_lr_scale_and_linear_probe_first(split, pretrained):
+    """encoder_lr_scale gives the encoder its own optimiser group; probe_epochs trains the head alone first."""
+    from astrolab import trimodal as tm
+    from astrolab.models.clip import ModalityClassifier
+
+    _, tr, te = split
+    clip, _ = pretrained
+    clf = ModalityClassifier(clip, "photometry", 10, encoder_lr_scale=0.1)
+    groups = clf.param_groups(1e-3)
+    assert [g["lr"] for g in groups] == pytest.approx([1e-4, 1e-3])
+    n_enc = sum(p.numel() for p in list(clf.encoders.parameters()) + list(clf.projections.parameters()))
+    assert sum(p.numel() for p in groups[0]["params"]) == n_enc
+    assert sum(p.numel() for p in groups[1]["params"]) == sum(p.numel() for p in clf.head.parameters())
+    clf.set_frozen(True)
+    assert clf.param_groups(1e-3)[0]["params"] == []
+    with pytest.raises(ValueError, match="encoder_lr_scale"):
+        ModalityClassifier(clip, "photometry", 10, encoder_lr_scale=0.0)
+
+    # probe stage only: the encoder keeps the CLIP weights exactly, the head learns (loss falls)
+    before = {k: v.clone() for k, v in clip.encoders["photometry"].state_dict().items()}
+    probe, res = tm.fine_tune(clip, tr, modality="photometry", epochs=6, freeze=True, seed=0, device="cpu", **MODEL)
+    after = probe.encoders["photometry"].state_dict()
+    assert all(torch.equal(before[k], after[k]) for k in before)
+    loss = res.history.frame["train_loss"].to_numpy()
+    assert loss[-1] < loss[0]
+    # LP-FT: 4 head-only epochs, then 8 epochs of everything at a tenth of the rate; it learns (chance = 0.1)
+    lpft, res = tm.fine_tune(clip, tr, modality="photometry", label_fraction=0.5, epochs=8, probe_epochs=4,
+                             encoder_lr_scale=0.1, seed=0, device="cpu", **MODEL)
+    moved = lpft.encoders["photometry"].state_dict()
+    assert any(not torch.equal(before[k], moved[k]) for k in before if before[k].is_floating_point())
+    pred, _ = tm.predict(lpft, te)
+    assert np.mean(pred == te.labels) > 0.25
+    with pytest.raises(ValueError, match="probe_epochs"):
+        tm.fine_tune(clip, tr, probe_epochs=-1, device="cpu", **MODEL)
+
+
+def test_pretrain_restore_best_returns_the_lowest_validation_loss_epoch(split):
+    from astrolab import trimodal as tm
+    from astrolab.train import load_checkpoint
+
+    _, tr, te = split
+    clip, res = tm.pretrain_clip(tr, te, epochs=4, lr=3e-3, seed=0, device="cpu", restore_best=True, **MODEL)
+    best = load_checkpoint(res.best_checkpoint)
+    frame = res.history.frame
+    assert best["epoch"] == int(frame.loc[frame["val_loss"].idxmin(), "epoch"])
+    sd = clip.state_dict()
+    assert set(best["state_dict"]) == set(sd)
+    assert all(torch.equal(sd[k].cpu(), v.cpu()) for k, v in best["state_dict"].items())
+    with pytest.raises(ValueError, match="val="):
+        tm.pretrain_clip(tr, None, epochs=1, device="cpu", restore_best=True, **MODEL)
+
+
 def test_search_anomaly_and_separation_helpers():
     from astrolab import trimodal as tm
 

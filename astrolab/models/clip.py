@@ -223,6 +223,9 @@ class ModalityClassifier(nn.Module):
         Linear or 1-hidden-layer (64) classification head.
     freeze : bool
         Freeze the encoders (probe) instead of fine-tuning them.
+    encoder_lr_scale : float
+        The encoders and projections learn at ``encoder_lr_scale × lr`` and the head at ``lr``
+        (see :meth:`param_groups`); < 1 keeps pre-trained weights closer to where they started.
 
     Shapes
     ------
@@ -230,7 +233,7 @@ class ModalityClassifier(nn.Module):
     """
 
     def __init__(self, clip: TrimodalCLIP, modality: str, n_classes: int, head: str = "linear", freeze: bool = False,
-                 dropout: float = 0.1):
+                 dropout: float = 0.1, encoder_lr_scale: float = 1.0):
         super().__init__()
         import copy
 
@@ -240,12 +243,25 @@ class ModalityClassifier(nn.Module):
         mods = ("photometry", "spectra", "metadata") if modality == "all" else (modality,)
         self.encoders = nn.ModuleDict({m: copy.deepcopy(clip.encoders[m]) for m in mods})
         self.projections = nn.ModuleDict({m: copy.deepcopy(clip.projections[m]) for m in mods})
-        if freeze:
-            for p in list(self.encoders.parameters()) + list(self.projections.parameters()):
-                p.requires_grad_(False)
+        if not encoder_lr_scale > 0:
+            raise ValueError(f"ModalityClassifier(encoder_lr_scale={encoder_lr_scale!r}): use a positive factor")
+        self.encoder_lr_scale = float(encoder_lr_scale)
+        self.set_frozen(freeze)
         e = clip.config["embed_dim"]
         self.head = (nn.Sequential(nn.Dropout(dropout), nn.Linear(e, n_classes)) if head == "linear" else
                      nn.Sequential(nn.Linear(e, 64), nn.GELU(), nn.Dropout(dropout), nn.Linear(64, n_classes)))
+
+    def set_frozen(self, frozen: bool) -> None:
+        """Freeze (``True``) or release (``False``) the encoders and projections; the head always trains."""
+        for p in list(self.encoders.parameters()) + list(self.projections.parameters()):
+            p.requires_grad_(not frozen)
+
+    def param_groups(self, lr: float) -> list:
+        """Optimiser parameter groups: trainable encoder+projection weights at ``encoder_lr_scale × lr``,
+        the head at ``lr`` (read by the training engine)."""
+        enc = [p for p in list(self.encoders.parameters()) + list(self.projections.parameters()) if p.requires_grad]
+        return [{"params": enc, "lr": lr * self.encoder_lr_scale},
+                {"params": [p for p in self.head.parameters() if p.requires_grad], "lr": lr}]
 
     def features(self, batch) -> torch.Tensor:
         """Averaged unit-norm embedding (B, E) of the classifier's modalities."""

@@ -282,8 +282,15 @@ class TaskModule(L.LightningModule):
 
     # ---------------------------------------------------------------- optimiser
     def configure_optimizers(self):
-        """AdamW (default), Adam or SGD(momentum=0.9) on ``net``'s parameters, optional cosine schedule."""
-        params = [p for p in self.net.parameters() if p.requires_grad]
+        """AdamW (default), Adam or SGD(momentum=0.9) on ``net``'s parameters, optional cosine schedule.
+
+        A network with a ``param_groups(lr)`` method (e.g. a classifier whose pre-trained encoder
+        learns more slowly than its new head) supplies its own optimiser parameter groups.
+        """
+        if hasattr(self.net, "param_groups"):
+            params = [g for g in self.net.param_groups(self.lr) if g["params"]]
+        else:
+            params = [p for p in self.net.parameters() if p.requires_grad]
         if callable(self.optimizer_name):
             opt = self.optimizer_name(params, lr=self.lr, weight_decay=self.weight_decay)
         elif self.optimizer_name == "sgd":
