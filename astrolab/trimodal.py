@@ -74,6 +74,8 @@ def pretrain_clip(train: AstroM3Arrays, val: AstroM3Arrays | None = None, *, epo
     from astrolab.train import fit
 
     _check(train, "pretrain_clip(train=...)")
+    if restore_best and val is None:
+        raise ValueError("pretrain_clip(restore_best=True) needs validation objects: pass val=...")
     model = _new_clip(train, seed, **model_kw)
     res = fit(model, train.dataset(), val.dataset() if val is not None else None, max_epochs=epochs,
               batch_size=batch_size, lr=lr, weight_decay=weight_decay, scheduler="cosine", seed=seed, device=device,
@@ -81,8 +83,6 @@ def pretrain_clip(train: AstroM3Arrays, val: AstroM3Arrays | None = None, *, epo
     if restore_best:
         from astrolab.train import load_checkpoint
 
-        if val is None or res.best_checkpoint is None:
-            raise ValueError("pretrain_clip(restore_best=True) needs validation objects: pass val=...")
         load_checkpoint(res.best_checkpoint, res.model)
     return res.model.cpu().eval(), res
 
@@ -113,7 +113,8 @@ def fine_tune(clip, train: AstroM3Arrays, val: AstroM3Arrays | None = None, *, m
     probe_epochs : int
         Linear-probe-then-fine-tune (LP-FT): first train only the head for this many epochs
         with the encoders frozen, then fine-tune everything for ``epochs`` more. 0 = plain
-        fine-tuning. Ignored with ``freeze=True``.
+        fine-tuning. Ignored with ``freeze=True``. The returned ``FitResult`` is the
+        fine-tuning stage's.
     seed : int
         Seeds the subset, the initialisation and the shuffling.
 
