@@ -90,7 +90,7 @@ def pretrain_clip(train: AstroM3Arrays, val: AstroM3Arrays | None = None, *, epo
 def fine_tune(clip, train: AstroM3Arrays, val: AstroM3Arrays | None = None, *, modality: str = "photometry",
               label_fraction: float = 1.0, epochs: int = 20, batch_size: int = 64, lr: float = 1e-3,
               head: str = "linear", freeze: bool = False, encoder_lr_scale: float = 1.0, probe_epochs: int = 0,
-              seed: int = 0, device: str = "auto", progress: bool = False, **model_kw):
+              feature_norm: bool = True, seed: int = 0, device: str = "auto", progress: bool = False, **model_kw):
     """Train a classifier on one modality from CLIP weights (``clip``) or from scratch (``clip=None``).
 
     Parameters
@@ -115,6 +115,9 @@ def fine_tune(clip, train: AstroM3Arrays, val: AstroM3Arrays | None = None, *, m
         with the encoders frozen, then fine-tune everything for ``epochs`` more. 0 = plain
         fine-tuning. Ignored with ``freeze=True``. The returned ``FitResult`` is the
         fine-tuning stage's.
+    feature_norm : bool
+        Standardise the embedding features before the head (see
+        :class:`~astrolab.models.clip.ModalityClassifier`).
     seed : int
         Seeds the subset, the initialisation and the shuffling.
 
@@ -130,7 +133,7 @@ def fine_tune(clip, train: AstroM3Arrays, val: AstroM3Arrays | None = None, *, m
     if int(probe_epochs) < 0:
         raise ValueError(f"fine_tune(probe_epochs={probe_epochs!r}): use 0 (plain fine-tuning) or a positive count")
     model = ModalityClassifier(src, modality, len(train.classes), head=head, freeze=freeze,
-                               encoder_lr_scale=encoder_lr_scale).train()
+                               encoder_lr_scale=encoder_lr_scale, feature_norm=feature_norm).train()
     sub = train.subset(label_subset(train.labels, label_fraction, seed=seed))
     # small label sets: smaller batches so that every fraction gets a comparable number of steps
     bs = int(min(batch_size, max(8, len(sub) // 4)))

@@ -162,6 +162,12 @@ class TrimodalCLIP(nn.Module):
         Shared embedding size E.
     init_temperature : float
         Initial temperature of each pair (logit scale = 1 / temperature, learnable).
+    lc_keep : float in (0, 1]
+        Light-curve augmentation during pre-training: at every training step each object keeps a
+        random fraction, uniform in [lc_keep, 1], of its valid epochs (the others are masked out;
+        at least 8 are kept). 1 (the default) = no augmentation. The encoder then cannot pair a
+        light curve with its spectrum by memorising particular points, and must use what every
+        subsample shares (shape, amplitude, period). Evaluation never subsamples.
 
     Notes
     -----
@@ -172,11 +178,16 @@ class TrimodalCLIP(nn.Module):
     pairs = (("photometry", "spectra"), ("spectra", "metadata"), ("metadata", "photometry"))
 
     def __init__(self, n_aux: int, n_meta: int, spec_channels: int = 3, d_model: int = 32, n_latents: int = 16,
-                 n_blocks: int = 1, embed_dim: int = 64, init_temperature: float = 0.1, dropout: float = 0.0):
+                 n_blocks: int = 1, embed_dim: int = 64, init_temperature: float = 0.1, dropout: float = 0.0,
+                 lc_keep: float = 1.0):
         super().__init__()
+        if not 0.0 < float(lc_keep) <= 1.0:
+            raise ValueError(f"TrimodalCLIP(lc_keep={lc_keep!r}): the kept fraction of light-curve epochs must lie in (0, 1]; "
+                             "use 1 for no augmentation")
+        self.lc_keep = float(lc_keep)
         self.config = dict(n_aux=n_aux, n_meta=n_meta, spec_channels=spec_channels, d_model=d_model,
                            n_latents=n_latents, n_blocks=n_blocks, embed_dim=embed_dim,
-                           init_temperature=init_temperature, dropout=dropout)
+                           init_temperature=init_temperature, dropout=dropout, lc_keep=self.lc_keep)
         self.encoders = nn.ModuleDict({
             "photometry": PhotometryEncoder(n_aux, d_model, n_latents, n_blocks, out_dim=embed_dim, dropout=dropout),
             "spectra": SpectrumEncoder(spec_channels, out_dim=embed_dim, dropout=dropout),
@@ -190,9 +201,28 @@ class TrimodalCLIP(nn.Module):
         b = as_batch_dict(batch)
         return F.normalize(self.projections[modality](self.encoders[modality](b)), dim=-1)
 
+    def subsample_lightcurves(self, b: dict) -> dict:
+        """``b`` with a random fraction in [lc_keep, 1] of each object's valid epochs kept (mask only).
+
+        Shapes: ``b["mask"]`` (B, T) bool -> same; every object keeps min(8, its valid count) epochs or more.
+        """
+        mask = b["mask"]
+        keep = self.lc_keep + (1.0 - self.lc_keep) * torch.rand(mask.shape[0], 1, device=mask.device)
+        u = torch.rand(mask.shape, device=mask.device)
+        u = torch.where(mask, u, torch.full_like(u, 2.0))          # padding sorts last
+        rank = torch.argsort(torch.argsort(u, dim=1), dim=1)        # 0 = first kept
+        n_valid = mask.sum(dim=1, keepdim=True)
+        n_keep = torch.maximum(torch.ceil(keep * n_valid), torch.clamp(n_valid, max=8))
+        return {**b, "mask": mask & (rank < n_keep)}
+
     def pair_losses(self, batch) -> dict:
-        """The three pair losses {"photometry-spectra": ..., ...} (scalar tensors)."""
+        """The three pair losses {"photometry-spectra": ..., ...} (scalar tensors).
+
+        In training mode with ``lc_keep < 1`` the light curves are randomly subsampled first.
+        """
         b = as_batch_dict(batch)
+        if self.training and self.lc_keep < 1.0:
+            b = self.subsample_lightcurves(b)
         emb = {m: self.embed(b, m) for m in self.encoders}
         return {f"{p}-{q}": clip_pair_loss(emb[p], emb[q], self.log_scales[k]) for k, (p, q) in enumerate(self.pairs)}
 
@@ -226,6 +256,13 @@ class ModalityClassifier(nn.Module):
     encoder_lr_scale : float
         The encoders and projections learn at ``encoder_lr_scale × lr`` and the head at ``lr``
         (see :meth:`param_groups`); < 1 keeps pre-trained weights closer to where they started.
+    feature_norm : bool
+        Standardise each feature over the batch (``BatchNorm1d`` without affine weights; running
+        statistics at evaluation) before the head, as the scikit-learn probes' ``StandardScaler``
+        does. A unit-norm embedding spreads over ~1/sqrt(E) per feature, so without it a linear
+        head learns slowly, a linear-probe stage barely moves and fine-tuning then sends a weak
+        head's noisy gradients into the pre-trained encoder. ``False`` = the ×4 fixed scale of
+        earlier versions.
 
     Shapes
     ------
@@ -233,7 +270,7 @@ class ModalityClassifier(nn.Module):
     """
 
     def __init__(self, clip: TrimodalCLIP, modality: str, n_classes: int, head: str = "linear", freeze: bool = False,
-                 dropout: float = 0.1, encoder_lr_scale: float = 1.0):
+                 dropout: float = 0.1, encoder_lr_scale: float = 1.0, feature_norm: bool = True):
         super().__init__()
         import copy
 
@@ -248,6 +285,7 @@ class ModalityClassifier(nn.Module):
         self.encoder_lr_scale = float(encoder_lr_scale)
         self.set_frozen(freeze)
         e = clip.config["embed_dim"]
+        self.feature_norm = nn.BatchNorm1d(e, affine=False) if feature_norm else None
         self.head = (nn.Sequential(nn.Dropout(dropout), nn.Linear(e, n_classes)) if head == "linear" else
                      nn.Sequential(nn.Linear(e, 64), nn.GELU(), nn.Dropout(dropout), nn.Linear(64, n_classes)))
 
@@ -270,7 +308,13 @@ class ModalityClassifier(nn.Module):
         return torch.stack(z).mean(dim=0)
 
     def forward(self, batch) -> torch.Tensor:
-        return self.head(self.features(batch) * 4.0)
+        f = self.features(batch)
+        if self.feature_norm is None:
+            return self.head(f * 4.0)
+        bn = self.feature_norm
+        if self.training and f.shape[0] < 2:   # a batch of one has no spread: use the running statistics
+            return self.head(F.batch_norm(f, bn.running_mean, bn.running_var, training=False, eps=bn.eps))
+        return self.head(bn(f))
 
     def loss(self, batch) -> torch.Tensor:
         b = as_batch_dict(batch)
