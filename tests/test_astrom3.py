@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from astrolab.data.astrom3 import (ASTROM3_CLASSES, AstroM3Arrays, arrays_from_multimodal, label_subset,
-                                   load_astrom3_processed)
+                                   load_astrom3_processed, split_multimodal)
 from astrolab.errors import DataValidationError
 from astrolab.sim.variables import METADATA_COLUMNS, simulate_variables
 
@@ -41,6 +41,23 @@ def test_arrays_shapes_and_normalisation(split):
     assert set(np.unique(tr.labels[sub])) == set(np.unique(tr.labels)) and len(sub) < 0.2 * len(tr)
     with pytest.raises(DataValidationError, match="fraction"):
         label_subset(tr.labels, 0.0)
+
+
+def test_split_multimodal_is_disjoint_and_standardised_with_training_statistics(split):
+    s, _, _ = split
+    idx, tr, va, te = split_multimodal(s.data, METADATA_COLUMNS, fractions=(0.6, 0.2), seed=3, max_len=60)
+    assert (len(idx["train"]), len(idx["val"]), len(idx["test"])) == (216, 72, 72)
+    assert np.array_equal(np.sort(np.concatenate(list(idx.values()))), np.arange(360))  # a partition of the rows
+    assert np.array_equal(tr.ids, np.asarray(s.data.ids)[idx["train"]]) and np.array_equal(te.ids, np.asarray(s.data.ids)[idx["test"]])
+    # validation and test use the training set's statistics: their metadata is not exactly standardised
+    assert va.stats is tr.stats and te.stats is tr.stats
+    assert np.allclose(tr.metadata.mean(0), 0, atol=1e-5) and not np.allclose(te.metadata.mean(0), 0, atol=1e-3)
+    same = split_multimodal(s.data, METADATA_COLUMNS, fractions=(0.6, 0.2), seed=3, max_len=60)[0]
+    assert all(np.array_equal(same[k], idx[k]) for k in idx)  # seeded
+    idx0, _, va0, _ = split_multimodal(s.data, METADATA_COLUMNS, fractions=(0.8, 0.0), max_len=60)
+    assert va0 is None and len(idx0["val"]) == 0 and len(idx0["test"]) == 72
+    with pytest.raises(DataValidationError, match="fractions"):
+        split_multimodal(s.data, METADATA_COLUMNS, fractions=(0.9, 0.1), max_len=60)
 
 
 def test_processed_loader_reads_astrom3_layout(tmp_path):
@@ -191,7 +208,7 @@ def test_lightcurve_subsampling_augmentation(split):
     from astrolab.models.clip import TrimodalCLIP
 
     _, tr, te = split
-    clip = tm._new_clip(tr, 0, lc_keep=0.5, **MODEL)
+    clip = tm.random_clip(tr, seed=0, lc_keep=0.5, **MODEL).train()
     b = {k: v[:64] for k, v in tr.tensors().items()}
     torch.manual_seed(3)
     sub = clip.subsample_lightcurves(b)

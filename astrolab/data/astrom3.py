@@ -34,8 +34,8 @@ import numpy as np
 
 from astrolab.errors import invalid
 
-__all__ = ["ASTROM3_CLASSES", "AstroM3Arrays", "arrays_from_multimodal", "photometry_arrays", "spectrum_arrays",
-           "standardise", "load_astrom3_processed", "label_subset"]
+__all__ = ["ASTROM3_CLASSES", "AstroM3Arrays", "arrays_from_multimodal", "split_multimodal", "photometry_arrays",
+           "spectrum_arrays", "standardise", "load_astrom3_processed", "label_subset"]
 
 #: AstroM3 class names in the order of integer labels (alphabetical; [verify] against the real ClassLabel).
 ASTROM3_CLASSES = ("DSCT", "EA", "EB", "EW", "HADS", "M", "ROT", "RRAB", "RRC", "SR")
@@ -281,6 +281,48 @@ def arrays_from_multimodal(mm, metadata_columns, label_column: str = "label_inde
     labels = np.asarray(cat[label_column], dtype=np.int64) if label_column in cat.colnames else np.full(len(cat), -1)
     return AstroM3Arrays(ph["time"], ph["phase"], ph["value"], ph["error"], ph["mask"], aux, spectrum_arrays(spec),
                          metaz, labels, np.asarray(mm.ids), tuple(classes), stats)
+
+
+def split_multimodal(mm, metadata_columns, fractions=(0.7, 0.15), seed: int = 0, max_len: int = 200, **kw):
+    """Random train / validation / test split of a :class:`MultimodalSet`, preprocessed into :class:`AstroM3Arrays`.
+
+    The validation and test arrays are standardised with the training set's statistics, so no information
+    leaks from them into the training inputs. Pre-training and fine-tuning must use the same split
+    (the AstroM3 protocol): call this once and pass its arrays to both.
+
+    Parameters
+    ----------
+    mm : MultimodalSet
+        N objects, each with a light curve and a spectrum.
+    metadata_columns : sequence of str
+        Numeric catalog columns of the metadata modality.
+    fractions : (float, float)
+        Training and validation fractions of N; the test set is the rest (must be non-empty).
+    seed : int
+        Seed of the random permutation.
+    max_len : int
+        Padded light-curve length T (see :func:`arrays_from_multimodal`).
+    **kw
+        Passed on to :func:`arrays_from_multimodal` (``label_column``, ``period_column``, ``classes``, ...).
+
+    Returns
+    -------
+    split : dict
+        ``{"train", "val", "test"}`` -> int64 row indices into ``mm``.
+    train, val, test : AstroM3Arrays
+    """
+    f_tr, f_va = (float(f) for f in fractions)
+    n = len(mm)
+    n_tr, n_va = int(f_tr * n), int(f_va * n)
+    if f_tr <= 0 or f_va < 0 or n_tr < 1 or n - n_tr - n_va < 1:
+        raise invalid("split_multimodal(fractions=...)", f"got {fractions!r} for {n} objects",
+                      "pass (train, val) fractions with train > 0 that leave at least one test object")
+    perm = np.random.default_rng(seed).permutation(n).astype(np.int64)
+    split = {"train": perm[:n_tr], "val": perm[n_tr:n_tr + n_va], "test": perm[n_tr + n_va:]}
+    train = arrays_from_multimodal(mm[split["train"]], metadata_columns, max_len=max_len, **kw)
+    val = arrays_from_multimodal(mm[split["val"]], metadata_columns, max_len=max_len, stats=train.stats, **kw) if n_va else None
+    test = arrays_from_multimodal(mm[split["test"]], metadata_columns, max_len=max_len, stats=train.stats, **kw)
+    return split, train, val, test
 
 
 def label_subset(labels, fraction: float, seed: int = 0) -> np.ndarray:
