@@ -206,13 +206,17 @@ def predict(model, arrays: AstroM3Arrays, batch_size: int = 256):
 
 
 def probe(train_emb, train_labels, test_emb, test_labels, kind: str = "linear", seed: int = 0) -> dict:
-    """Linear (logistic regression) or MLP (one hidden layer of 64) probe on frozen embeddings.
+    """Linear (logistic regression), MLP (one hidden layer of 64) or tree probe on frozen features.
+
+    ``kind="trees"`` (scikit-learn's histogram gradient-boosted trees) is the tabular baseline: run on
+    raw per-object features (e.g. ``AstroM3Arrays.aux``, the light-curve summary features), it shows how
+    much of a task needs no representation learning at all.
 
     Parameters
     ----------
     train_emb, test_emb : array_like (N, E)
     train_labels, test_labels : array_like (N,) int
-    kind : {"linear", "mlp"}
+    kind : {"linear", "mlp", "trees"}
     seed : int
 
     Returns
@@ -221,17 +225,19 @@ def probe(train_emb, train_labels, test_emb, test_labels, kind: str = "linear", 
         ``accuracy``, ``balanced_accuracy``, ``macro_f1`` and ``confusion_matrix`` (see
         :func:`astrolab.metrics.classification.classification_summary`) plus ``pred`` (N,).
     """
+    from sklearn.ensemble import HistGradientBoostingClassifier
     from sklearn.linear_model import LogisticRegression
     from sklearn.neural_network import MLPClassifier
     from sklearn.preprocessing import StandardScaler
 
     from astrolab.metrics.classification import classification_summary
 
-    if kind not in ("linear", "mlp"):
-        raise invalid("probe(kind=...)", f"got {kind!r}", "use 'linear' or 'mlp'")
+    if kind not in ("linear", "mlp", "trees"):
+        raise invalid("probe(kind=...)", f"got {kind!r}", "use 'linear', 'mlp' or 'trees'")
     sc = StandardScaler().fit(train_emb)
-    clf = (LogisticRegression(max_iter=2000, C=1.0) if kind == "linear" else
-           MLPClassifier((64,), max_iter=500, random_state=seed, alpha=1e-3))
+    clf = {"linear": lambda: LogisticRegression(max_iter=2000, C=1.0),
+           "mlp": lambda: MLPClassifier((64,), max_iter=500, random_state=seed, alpha=1e-3),
+           "trees": lambda: HistGradientBoostingClassifier(random_state=seed)}[kind]()
     clf.fit(sc.transform(train_emb), train_labels)
     pred = clf.predict(sc.transform(test_emb))
     out = classification_summary(test_labels, pred)

@@ -133,6 +133,11 @@ def test_pretrained_embedding_classifies(split, pretrained):
     # a raw-feature baseline: logistic regression on the standardised metadata alone
     raw = tm.probe(tr.metadata, tr.labels, te.metadata, te.labels)["accuracy"]
     assert acc["clip"] > raw - 0.05 and acc["clip"] >= acc["random"] - 0.05, (acc, raw)
+    # the tabular baseline: boosted trees on the four light-curve summary features (log period, amplitude, ...)
+    trees = tm.probe(tr.aux, tr.labels, te.aux, te.labels, kind="trees")
+    assert trees["accuracy"] > 0.5 and trees["pred"].shape == (len(te),)  # chance = 0.1
+    with pytest.raises(DataValidationError, match="kind"):
+        tm.probe(tr.aux, tr.labels, te.aux, te.labels, kind="forest")
 
 
 def test_finetune_classifiers_learn_at_low_labels(split, pretrained):

@@ -310,6 +310,7 @@ def split_multimodal(mm, metadata_columns, fractions=(0.7, 0.15), seed: int = 0,
     split : dict
         ``{"train", "val", "test"}`` -> int64 row indices into ``mm``.
     train, val, test : AstroM3Arrays
+        ``val`` is None when the validation fraction gives no object.
     """
     f_tr, f_va = (float(f) for f in fractions)
     n = len(mm)
